@@ -1,0 +1,605 @@
+"""The batch engine: lazy fan-out, shared throttling, spend cap, manifest and resume.
+
+Memory is O(concurrency), not O(inputs): inputs are pulled one at a time only when a
+worker slot is free, results stream out through a bounded channel, and with
+``out_dir`` each image is written (atomically) and its bytes dropped at once.
+
+The engine runs in one task of its own, holding an anyio task group of workers;
+:class:`AsyncBatch` is the iterator the caller sees. Closing or dropping the
+iterator cancels the task, which cancels the requests in flight and closes the
+manifest; the client and its connection pool stay open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeAlias
+
+import anyio
+import anyio.to_thread
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._batch_models import BatchItem, BatchSummary, SkipReason
+from ._client import AsyncClient, _CallOptions
+from ._converter import request_key
+from ._errors import (
+    AuthenticationError,
+    ClientClosedError,
+    ConfigurationError,
+    NanoBananaError,
+    OutOfCreditsError,
+    ValidationError,
+)
+from ._inputs import encode_images
+from ._manifest import (
+    MANIFEST_NAME,
+    ManifestWriter,
+    clean_partial_files,
+    image_file_name,
+    succeeded_keys,
+)
+from ._models import ImageRequest, ImageResult, Usage, atomic_write
+from ._throttle import Throttle
+
+__all__ = ["AsyncBatch", "BatchInput", "BatchOptions", "ProgressCallback"]
+
+log = logging.getLogger("nanobanana")
+
+#: One input of a batch: a prompt, or a full request.
+BatchInput: TypeAlias = "str | ImageRequest"
+#: Called with a :class:`BatchSummary` after every finished item; may be async.
+ProgressCallback: TypeAlias = "Callable[[BatchSummary], Awaitable[None] | None]"
+
+# Errors after which every further request would fail the same way.
+_FATAL = (AuthenticationError, OutOfCreditsError, ConfigurationError, ClientClosedError)
+
+
+@attrs.frozen(kw_only=True)
+class BatchOptions:
+    """Everything a batch was asked to do (see :meth:`AsyncClient.batch`)."""
+
+    concurrency: int = 16
+    requests_per_minute: float | None = None
+    adaptive: bool = True
+    out_dir: Path | None = None
+    ordered: bool = False
+    reorder_window: int | None = None
+    resume: bool = False
+    fail_fast: bool = False
+    max_spend_usd: float | None = None
+    max_credits: float | None = None
+    dry_run: bool = False
+    progress: ProgressCallback | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
+            raise ValidationError("concurrency", "must be an int >= 1")
+        if self.concurrency < 1:
+            raise ValidationError("concurrency", f"must be >= 1, got {self.concurrency}")
+        if self.requests_per_minute is not None and not self.requests_per_minute > 0:
+            raise ValidationError("requests_per_minute", "must be > 0")
+        if self.reorder_window is not None and self.reorder_window < 1:
+            raise ValidationError("reorder_window", "must be >= 1")
+        for name in ("max_spend_usd", "max_credits"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise ValidationError(name, "must be >= 0")
+        if self.resume and self.out_dir is None:
+            raise ValidationError("resume", "needs out_dir (the manifest lives there)")
+
+
+class _ItemHooks:
+    """Connects one item's attempts to the batch-wide throttle."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        self.throttle = throttle
+        self.attempts = 0
+        self.first_sent: float | None = None
+        self._started = 0.0
+        self._retry_cost = 0
+
+    async def before_attempt(self, attempt: int) -> None:
+        self._started = await self.throttle.acquire()
+        self.attempts = attempt
+        if self.first_sent is None:
+            self.first_sent = time.monotonic()
+
+    def after_attempt(self, error: BaseException | None) -> None:
+        self.throttle.release(self._started, error)
+        if error is None:
+            self.throttle.budget.on_success(self._retry_cost)
+
+    def refuse_retry(self, error: Exception) -> str | None:
+        if not self.throttle.allow_retry(error):
+            return "retry budget exhausted: most recent requests are failing"
+        self._retry_cost += self.throttle.budget.retry_cost
+        return None
+
+
+class _Engine:
+    def __init__(
+        self,
+        client: AsyncClient,
+        source: Iterable[BatchInput] | AsyncIterable[BatchInput],
+        options: BatchOptions,
+        call: _CallOptions,
+    ) -> None:
+        self.client = client
+        self.source = source
+        self.opts = options
+        self.call = call
+        self.started = time.monotonic()
+        self.total = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
+        self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
+        self.skips: dict[str, int] = {}
+        self.read = 0
+        self.images = 0
+        self.images_written = 0
+        self.credits: float | None = None
+        self.usd: float | None = None
+        self.planned_requests = 0
+        self.planned_images = 0
+        self.stop_reason: str | None = None
+        self.stop_error: NanoBananaError | None = None
+        self.throttle: Throttle | None = None
+        self.manifest: ManifestWriter | None = None
+        self.resume_counts: dict[str, int] = {}
+        self.active: dict[int, tuple[ImageRequest, str]] = {}
+        self.pending: dict[int, BatchItem] = {}
+        self.next_emit = 0
+        self.usd_per_image: float | None = None
+        self.credits_per_image: float | None = None
+        self.spend_unknown = False
+        self._send: MemoryObjectSendStream[BatchItem] | None = None
+        self._changed: anyio.Event | None = None
+        self._workers: anyio.CancelScope | None = None
+
+    # -- snapshot -------------------------------------------------------------------
+
+    def summary(self) -> BatchSummary:
+        elapsed = time.monotonic() - self.started
+        finished = sum(self.counts.values())
+        rate = finished / elapsed if elapsed > 0 else 0.0
+        eta = None
+        if self.total is not None and rate > 0:
+            eta = max(self.total - finished, 0) / rate
+        throttle = self.throttle
+        return BatchSummary(
+            read=self.read,
+            total=self.total,
+            ok=self.counts["ok"],
+            failed=self.counts["failed"],
+            skipped=self.counts["skipped"],
+            skipped_by_reason=dict(self.skips),
+            in_flight=throttle.in_flight if throttle else 0,
+            images=self.images,
+            images_written=self.images_written,
+            credits_used=self.credits,
+            usd_spent=self.usd,
+            requests_sent=throttle.sent if throttle else 0,
+            throttled=throttle.throttled if throttle else 0,
+            concurrency=throttle.limit.allowed if throttle else self.opts.concurrency,
+            elapsed=elapsed,
+            rate=rate,
+            eta=eta,
+            planned_requests=self.planned_requests,
+            planned_images=self.planned_images,
+            stop_reason=self.stop_reason,
+            manifest=self.manifest.path if self.manifest else None,
+        )
+
+    # -- the run --------------------------------------------------------------------
+
+    async def run(self, send: MemoryObjectSendStream[BatchItem]) -> None:
+        self._send = send
+        self._changed = anyio.Event()
+        self.throttle = Throttle(
+            self.opts.concurrency,
+            requests_per_minute=self.opts.requests_per_minute,
+            adaptive=self.opts.adaptive,
+        )
+        try:
+            await self._open_out_dir()
+            async with anyio.create_task_group() as tg:
+                self._workers = tg.cancel_scope
+                await self._produce(tg)
+            with anyio.CancelScope(shield=True):
+                # Items that were in flight when the batch stopped.
+                for index in sorted(self.active):
+                    request, key = self.active[index]
+                    await self._finish(self._skip(index, request, key, "stopped"))
+                self.active.clear()
+        finally:
+            if self.manifest is not None:
+                self.manifest.close()
+            send.close()
+        if self.stop_error is not None:
+            raise self.stop_error
+
+    async def _open_out_dir(self) -> None:
+        out = self.opts.out_dir
+        if out is None or self.opts.dry_run:
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        removed = clean_partial_files(out)
+        if removed:
+            log.info("removed %d partial file(s) left in %s by an interrupted run", removed, out)
+        path = out / MANIFEST_NAME
+        if self.opts.resume:
+            self.resume_counts = dict(succeeded_keys(path))
+        self.manifest = ManifestWriter(path)
+        self.manifest.open()
+
+    async def _produce(self, tg: anyio.abc.TaskGroup) -> None:
+        source = self.source
+        if isinstance(source, AsyncIterable):
+            iterator = aiter(source)
+            try:
+                while not self._stopped_hard():
+                    try:
+                        raw = await anext(iterator)
+                    except StopAsyncIteration:
+                        break
+                    await self._admit(tg, raw)
+            finally:
+                closer = getattr(iterator, "aclose", None)
+                if closer is not None:
+                    with anyio.CancelScope(shield=True):
+                        await closer()
+        else:
+            for raw in source:
+                await self._admit(tg, raw)
+                if self._stopped_hard():
+                    break
+
+    def _stopped_hard(self) -> bool:
+        return self.stop_error is not None
+
+    async def _admit(self, tg: anyio.abc.TaskGroup, raw: Any) -> None:
+        index = self.read
+        self.read += 1
+        try:
+            request = raw if isinstance(raw, ImageRequest) else ImageRequest(prompt=raw)
+            key = request_key(request)
+        except ValidationError as exc:
+            await self._finish(
+                BatchItem(index=index, request=None, key=None, status="failed", error=exc)
+            )
+            return
+        if self.opts.dry_run:
+            await self._dry_run(index, request, key)
+            return
+        if self.resume_counts.get(key, 0) > 0:
+            self.resume_counts[key] -= 1
+            await self._finish(self._skip(index, request, key, "done"))
+            return
+        await self._wait_for_room(index)
+        if self._stopped_hard():
+            await self._finish(self._skip(index, request, key, "stopped"))
+            return
+        if not await self._budget_allows(request):
+            await self._finish(self._skip(index, request, key, "budget"))
+            return
+        self.active[index] = (request, key)
+        tg.start_soon(self._work, index, request, key)
+
+    async def _wait_for_room(self, index: int) -> None:
+        """Wait for a free worker and, when ordered, for the reorder window."""
+        window = self.opts.reorder_window or 4 * self.opts.concurrency
+        assert self._changed is not None
+        while not self._stopped_hard() and (
+            len(self.active) >= self.opts.concurrency
+            or (self.opts.ordered and index >= self.next_emit + window)
+        ):
+            await self._changed.wait()
+
+    def _notify(self) -> None:
+        assert self._changed is not None
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def _budget_allows(self, request: ImageRequest) -> bool:
+        usd_cap, credit_cap = self.opts.max_spend_usd, self.opts.max_credits
+        if usd_cap is None and credit_cap is None:
+            return True
+        images = request.num_images or 1
+        # Until one answer has told what an image costs, only one request may be in
+        # flight: the cap must hold even if the first answers are expensive.
+        while self.active and (
+            (usd_cap is not None and self.usd_per_image is None)
+            or (credit_cap is not None and self.credits_per_image is None)
+        ):
+            assert self._changed is not None
+            await self._changed.wait()
+        if self.spend_unknown:
+            return False
+        in_flight = sum((r.num_images or 1) for r, _ in self.active.values()) + images
+        checks = (
+            (usd_cap, self.usd, self.usd_per_image, "max_spend_usd"),
+            (credit_cap, self.credits, self.credits_per_image, "max_credits"),
+        )
+        for cap, spent, per_image, name in checks:
+            if cap is None or per_image is None:
+                continue
+            if (spent or 0.0) + in_flight * per_image > cap:
+                self.stop_reason = self.stop_reason or (
+                    f"{name}={cap:g} reached: {spent or 0.0:g} spent, "
+                    f"{in_flight * per_image:g} more in flight or next"
+                )
+                return False
+        return True
+
+    async def _dry_run(self, index: int, request: ImageRequest, key: str) -> None:
+        try:
+            self.client.resolve_model(request)
+            await encode_images(request.images)
+        except ValidationError as exc:
+            await self._finish(
+                BatchItem(index=index, request=request, key=key, status="failed", error=exc)
+            )
+            return
+        self.planned_requests += 1
+        self.planned_images += request.num_images or 1
+        await self._finish(self._skip(index, request, key, "dry_run"))
+
+    def _skip(self, index: int, request: ImageRequest, key: str, why: SkipReason) -> BatchItem:
+        return BatchItem(index=index, request=request, key=key, status="skipped", skip_reason=why)
+
+    async def _work(self, index: int, request: ImageRequest, key: str) -> None:
+        assert self.throttle is not None
+        hooks = _ItemHooks(self.throttle)
+        try:
+            result = await self.client._execute(request, self.call, hooks)
+        except NanoBananaError as exc:
+            elapsed = time.monotonic() - (hooks.first_sent or time.monotonic())
+            item = BatchItem(
+                index=index,
+                request=request,
+                key=key,
+                status="failed",
+                error=exc,
+                attempts=hooks.attempts,
+                elapsed=elapsed,
+            )
+            self.active.pop(index, None)
+            await self._finish(item)
+            if isinstance(exc, _FATAL) or self.opts.fail_fast:
+                self._stop(exc)
+            return
+        paths: tuple[Path, ...] = ()
+        if self.opts.out_dir is not None:
+            paths = await anyio.to_thread.run_sync(
+                _write_images, self.opts.out_dir, index, request.prompt, result
+            )
+            self.images_written += len(paths)
+        self._account(result, request)
+        item = BatchItem(
+            index=index,
+            request=request,
+            key=key,
+            status="ok",
+            result=None if self.opts.out_dir is not None else result,
+            attempts=hooks.attempts,
+            elapsed=time.monotonic() - (hooks.first_sent or time.monotonic()),
+            paths=paths,
+            usage=result.usage,
+            request_id=result.request_id,
+        )
+        self.active.pop(index, None)
+        await self._finish(item)
+
+    def _account(self, result: ImageResult, request: ImageRequest) -> None:
+        self.images += len(result.images)
+        usage = result.usage
+        count = max(len(result.images), request.num_images or 1)
+        if usage.usd_spent is not None:
+            self.usd = (self.usd or 0.0) + usage.usd_spent
+            per = usage.usd_spent / count
+            self.usd_per_image = max(self.usd_per_image or 0.0, per)
+        elif self.opts.max_spend_usd is not None:
+            self._spend_not_reported("USD", "max_spend_usd")
+        if usage.credits_used is not None:
+            self.credits = (self.credits or 0.0) + usage.credits_used
+            per = usage.credits_used / count
+            self.credits_per_image = max(self.credits_per_image or 0.0, per)
+        elif self.opts.max_credits is not None:
+            self._spend_not_reported("credits", "max_credits")
+
+    def _spend_not_reported(self, what: str, option: str) -> None:
+        self.spend_unknown = True
+        self.stop_reason = self.stop_reason or (
+            f"the API did not report the {what} spent, so {option} cannot be enforced"
+        )
+
+    def _stop(self, error: NanoBananaError) -> None:
+        if self.stop_error is None:
+            self.stop_error = error
+            self.stop_reason = f"stopped by {type(error).__name__}: {error}"
+            if self._workers is not None:
+                self._workers.cancel()
+        self._notify()
+
+    async def _finish(self, item: BatchItem) -> None:
+        """Count, record and hand out one finished item."""
+        self.counts[item.status] += 1
+        if item.skip_reason is not None:
+            self.skips[item.skip_reason] = self.skips.get(item.skip_reason, 0) + 1
+        if self.manifest is not None and item.skip_reason != "done":
+            self.manifest.write(_manifest_record(item))
+        self._notify()
+        if self.opts.progress is not None:
+            outcome = self.opts.progress(self.summary())
+            if inspect.isawaitable(outcome):
+                await outcome
+        if not self.opts.ordered:
+            await self._hand_out(item)
+            return
+        self.pending[item.index] = item
+        while self.next_emit in self.pending:
+            ready = self.pending.pop(self.next_emit)
+            self.next_emit += 1
+            self._notify()
+            await self._hand_out(ready)
+
+    async def _hand_out(self, item: BatchItem) -> None:
+        assert self._send is not None
+        # The consumer may have closed the batch; the item is in the manifest already.
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await self._send.send(item)
+
+
+def _write_images(out_dir: Path, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:
+    paths = []
+    count = len(result.images)
+    for position, image in enumerate(result.images):
+        target = out_dir / image_file_name(index, prompt, image.suffix, position, count)
+        atomic_write(target, image.data)
+        paths.append(target)
+    return tuple(paths)
+
+
+def _manifest_record(item: BatchItem) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "index": item.index,
+        "key": item.key,
+        "status": item.status,
+        "prompt": item.request.prompt if item.request is not None else None,
+    }
+    if item.skip_reason is not None:
+        record["skip_reason"] = item.skip_reason
+    if item.paths:
+        record["paths"] = [p.name for p in item.paths]
+    if item.error is not None:
+        record["error_type"] = type(item.error).__name__
+        record["error"] = str(item.error)
+    record["attempts"] = item.attempts
+    record["elapsed"] = round(item.elapsed, 3)
+    if item.usage is not None:
+        record["usage"] = _usage_record(item.usage)
+    if item.request_id is not None:
+        record["request_id"] = item.request_id
+    return record
+
+
+def _usage_record(usage: Usage) -> dict[str, float]:
+    return {k: v for k, v in attrs.asdict(usage).items() if v is not None}
+
+
+class AsyncBatch:
+    """A running batch: iterate it for :class:`BatchItem` values as they finish.
+
+    Returned by :meth:`AsyncClient.batch`; nothing starts until the first item is
+    asked for. Leaving an ``async with`` block, calling :meth:`aclose`, or dropping
+    the iterator (``break`` in ``async for``) cancels the requests in flight; the
+    manifest keeps one complete line per finished item. When the batch stops on a
+    401 or 403 (or on a failure with ``fail_fast=True``), the iteration raises that
+    error after handing out the items that finished.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        source: Iterable[BatchInput] | AsyncIterable[BatchInput],
+        options: BatchOptions,
+        call: _CallOptions,
+    ) -> None:
+        if isinstance(source, (str, bytes)):
+            raise ValidationError("requests", "pass an iterable of prompts, not a single string")
+        if not isinstance(source, (Iterable, AsyncIterable)):
+            raise ValidationError("requests", f"must be iterable, got {type(source).__name__}")
+        self._engine = _Engine(client, source, options, call)
+        self._task: asyncio.Task[None] | None = None
+        self._receive: MemoryObjectReceiveStream[BatchItem] | None = None
+        self._finaliser: weakref.finalize[Any, Any] | None = None
+        self._done = False
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"AsyncBatch(ok={s.ok}, failed={s.failed}, skipped={s.skipped}, "
+            f"in_flight={s.in_flight}, concurrency={s.concurrency})"
+        )
+
+    @property
+    def summary(self) -> BatchSummary:
+        """Counts so far (final once the iteration has ended)."""
+        return self._engine.summary()
+
+    def _start(self) -> None:
+        send, receive = anyio.create_memory_object_stream[BatchItem](
+            max_buffer_size=self._engine.opts.concurrency
+        )
+        self._receive = receive
+        loop = asyncio.get_running_loop()
+        self._engine.started = time.monotonic()
+        task = loop.create_task(self._engine.run(send), name="nanobanana-batch")
+        self._task = task
+        # Dropping the iterator without closing it (``break`` out of ``async for``)
+        # still cancels the work, on the loop that runs it.
+        self._finaliser = weakref.finalize(self, _cancel_soon, loop, task)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> BatchItem:
+        if self._done:
+            raise StopAsyncIteration
+        if self._task is None:
+            self._start()
+        assert self._receive is not None
+        assert self._task is not None
+        try:
+            return await self._receive.receive()
+        except anyio.EndOfStream:
+            self._done = True
+            self._receive.close()
+            await self._task  # re-raises the error that stopped the batch, if any
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Cancel what is in flight and wait until the manifest is closed. Idempotent."""
+        self._done = True
+        task = self._task
+        if self._receive is not None:
+            self._receive.close()
+        if task is None or task.done():
+            if task is not None and not task.cancelled():
+                task.exception()  # mark it retrieved; it was raised or is moot now
+            return
+        task.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()
+
+    async def run(self) -> BatchSummary:
+        """Drain the batch without looking at items; return the final summary."""
+        async with self:
+            async for _ in self:
+                pass
+        return self.summary
+
+
+def _cancel_soon(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
+    if not task.done() and not loop.is_closed():
+        loop.call_soon_threadsafe(task.cancel)

@@ -1,0 +1,239 @@
+"""The one cattrs converter: every wire name, response shape and hook lives here.
+
+Strict about what is sent, lenient about what is read. The API has answered in (at
+least) five shapes over its life; each one is normalised here into the same wire
+classes, so nothing above this module knows there was more than one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.preconf.json import make_converter
+
+from ._errors import ResponseError
+from ._models import ImageRequest
+
+__all__ = [
+    "WireImage",
+    "WireResponse",
+    "WireUsage",
+    "converter",
+    "parse_body",
+    "request_body",
+    "request_key",
+    "usage_from_headers",
+]
+
+converter = make_converter()
+
+
+@attrs.frozen
+class WireImage:
+    """One image entry of an answer, before its bytes are decoded or fetched."""
+
+    url: str | None = None
+    b64: str | None = None
+    mime_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@attrs.frozen
+class WireUsage:
+    credits_used: float | None = None
+    usd_spent: float | None = None
+    tokens_used: float | None = None
+
+
+@attrs.frozen
+class WireResponse:
+    images: tuple[WireImage, ...]
+    description: str | None = None
+    usage: WireUsage = WireUsage()
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return int(value)
+    return None
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = float(value)
+        except ValueError:
+            return None
+        return parsed if math.isfinite(parsed) else None
+    return None
+
+
+def _structure_image(obj: Any, _: type) -> WireImage:
+    if isinstance(obj, str):  # a bare base64 string or URL in a list
+        if obj.startswith(("http://", "https://")):
+            return WireImage(url=obj)
+        return WireImage(b64=obj)
+    if not isinstance(obj, Mapping):
+        raise ResponseError(f"an image entry is a {type(obj).__name__}, not an object")
+    b64 = _str(obj.get("b64_json")) or _str(obj.get("image_base64")) or _str(obj.get("b64"))
+    return WireImage(
+        url=_str(obj.get("url")),
+        b64=b64,
+        mime_type=_str(obj.get("mime_type")) or _str(obj.get("content_type")),
+        width=_int(obj.get("width")),
+        height=_int(obj.get("height")),
+    )
+
+
+def _structure_usage(obj: Any, _: type) -> WireUsage:
+    if not isinstance(obj, Mapping):
+        return WireUsage()
+    return WireUsage(
+        credits_used=_num(obj.get("credits_used")),
+        usd_spent=_num(obj.get("usd_spent")),
+        tokens_used=_num(obj.get("tokens_used")),
+    )
+
+
+def _image_list(doc: Mapping[str, Any]) -> Any:
+    # Shapes 1, 3, 4: "data"; shape 2: "images"; shape 5: "output.choices".
+    for key in ("data", "images"):
+        if doc.get(key) is not None:
+            return doc[key]
+    output = doc.get("output")
+    if isinstance(output, Mapping):
+        choices = output.get("choices")
+        if choices is not None:
+            return choices
+        if output.get("data") is not None:
+            return output["data"]
+    return None
+
+
+def _structure_response(doc: Any, _: type) -> WireResponse:
+    if not isinstance(doc, Mapping):
+        raise ResponseError(f"the answer is a JSON {type(doc).__name__}, not an object")
+    raw_images = _image_list(doc)
+    if raw_images is None:
+        raise ResponseError("the answer has no images (no 'data', 'images' or 'output')")
+    if not isinstance(raw_images, list):
+        raise ResponseError(f"the answer's image list is a {type(raw_images).__name__}")
+    images = tuple(converter.structure(item, WireImage) for item in raw_images)
+    if not images:
+        raise ResponseError("the answer has an empty image list")
+    meta = doc.get("meta")
+    usage_doc = meta.get("usage") if isinstance(meta, Mapping) else None
+    if usage_doc is None:
+        usage_doc = doc.get("usage")
+    return WireResponse(
+        images=images,
+        description=_str(doc.get("description")),
+        usage=converter.structure(usage_doc, WireUsage),
+    )
+
+
+converter.register_structure_hook(WireImage, _structure_image)
+converter.register_structure_hook(WireUsage, _structure_usage)
+converter.register_structure_hook(WireResponse, _structure_response)
+
+
+def _unstructure_image_input(item: Any) -> str:
+    if isinstance(item, bytes):
+        return "sha256:" + hashlib.sha256(item).hexdigest()
+    return str(os.fspath(item))
+
+
+def _unstructure_request(request: ImageRequest) -> dict[str, Any]:
+    out: dict[str, Any] = {"prompt": request.prompt}
+    for name in ("model", "num_images", "aspect_ratio", "resolution"):
+        value = getattr(request, name)
+        if value is not None:
+            out[name] = value
+    if request.images:
+        out["images"] = [_unstructure_image_input(i) for i in request.images]
+    if request.extra_body:
+        out["extra_body"] = dict(request.extra_body)
+    return out
+
+
+converter.register_unstructure_hook(ImageRequest, _unstructure_request)
+
+
+def parse_body(body: bytes, *, request_id: str | None = None) -> WireResponse:
+    """Parse a success body into a :class:`WireResponse`, or raise :class:`ResponseError`.
+
+    No other exception escapes: not JSON, truncated JSON, nesting deep enough to hit
+    the recursion limit, and any shape without images all become ``ResponseError``.
+    """
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        kind = "empty" if not body.strip() else "not valid JSON"
+        raise ResponseError(
+            f"the answer is {kind} ({type(exc).__name__})",
+            request_id=request_id,
+            body=body[:65536],
+        ) from None
+    try:
+        return converter.structure(doc, WireResponse)
+    except ResponseError as exc:
+        raise ResponseError(exc.message, request_id=request_id, body=body[:65536]) from None
+    except (cattrs.BaseValidationError, RecursionError, TypeError, ValueError) as exc:
+        raise ResponseError(
+            f"the answer could not be read: {exc}", request_id=request_id, body=body[:65536]
+        ) from None
+
+
+def usage_from_headers(headers: Mapping[str, str]) -> WireUsage:
+    """Usage from the ``x-aimlapi-credits-used`` and ``x-aimlapi-usd-spent`` headers."""
+    return WireUsage(
+        credits_used=_num(headers.get("x-aimlapi-credits-used")),
+        usd_spent=_num(headers.get("x-aimlapi-usd-spent")),
+    )
+
+
+def request_body(request: ImageRequest, model: str, image_urls: list[str] | None) -> dict[str, Any]:
+    """The JSON body sent for ``request``: only what was set, then ``extra_body``."""
+    body: dict[str, Any] = {"model": model, "prompt": request.prompt}
+    if request.num_images is not None:
+        body["num_images"] = request.num_images
+    if request.aspect_ratio is not None:
+        body["aspect_ratio"] = request.aspect_ratio
+    if request.resolution is not None:
+        body["resolution"] = request.resolution
+    if image_urls:
+        body["image_urls"] = image_urls
+    body.update(request.extra_body)
+    return body
+
+
+def request_key(request: ImageRequest) -> str:
+    """A stable key of ``request``: the SHA-256 of its canonical JSON, shortened.
+
+    Two requests with the same content get the same key whatever their position in
+    an input file, so a manifest still matches after the input is reordered.
+    """
+    canonical = json.dumps(
+        converter.unstructure(request), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]

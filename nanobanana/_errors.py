@@ -1,0 +1,345 @@
+"""Every exception the SDK raises, rooted at :class:`NanoBananaError`.
+
+::
+
+    NanoBananaError
+    ├── ValidationError                  also a ValueError: bad input, caught before any I/O
+    ├── ConfigurationError               missing API key, bad base URL
+    ├── ClientClosedError                also a RuntimeError: the client was closed
+    ├── APIConnectionError               could not talk to the API (DNS, refused, reset)
+    │   └── APITimeoutError              connect or total timeout passed
+    ├── APIStatusError                   the API answered with an error status
+    │   ├── BadRequestError              400
+    │   ├── AuthenticationError          401
+    │   ├── OutOfCreditsError            403
+    │   ├── NotFoundError                404
+    │   ├── RequestTimeoutError          408  (retried)
+    │   ├── ConflictError                409  (retried)
+    │   ├── PayloadTooLargeError         413
+    │   ├── UnprocessableEntityError     422
+    │   ├── RateLimitError               429  (retried)
+    │   └── ServerError                  5xx  (500, 502, 503, 504 retried)
+    └── ResponseError                    a success answer the SDK cannot use
+        └── ImageDownloadError           an image URL could not be fetched or was refused
+
+Every error's message is safe to log: the API key never appears in one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "ImageDownloadError",
+    "NanoBananaError",
+    "NotFoundError",
+    "OutOfCreditsError",
+    "PayloadTooLargeError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseError",
+    "ServerError",
+    "UnprocessableEntityError",
+    "ValidationError",
+    "status_error",
+]
+
+
+class NanoBananaError(Exception):
+    """Base class of every error the SDK raises.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> issubclass(nb.RateLimitError, nb.NanoBananaError)
+        True
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(NanoBananaError, ValueError):
+    """A request argument is invalid; raised before anything is sent.
+
+    Attributes:
+        field: The name of the offending argument (``"aspect_ratio"``, ``"images[1]"``...).
+
+    Example:
+        >>> import nanobanana as nb
+        >>> try:
+        ...     nb.ImageRequest(prompt="  ")
+        ... except nb.ValidationError as exc:
+        ...     print(exc.field)
+        prompt
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class ConfigurationError(NanoBananaError):
+    """The client is not configured to send requests (for example, no API key)."""
+
+
+class ClientClosedError(NanoBananaError, RuntimeError):
+    """The client was closed; create a new one to send more requests."""
+
+
+class APIConnectionError(NanoBananaError):
+    """The API could not be reached, or the connection broke before an answer came.
+
+    Attributes:
+        client_request_id: The ``X-Client-Request-Id`` sent with the request, if any.
+    """
+
+    def __init__(self, message: str, *, client_request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.client_request_id = client_request_id
+
+
+class APITimeoutError(APIConnectionError):
+    """The connect or total timeout passed before the API answered."""
+
+
+class APIStatusError(NanoBananaError):
+    """The API answered with an error status.
+
+    Attributes:
+        status: The HTTP status code.
+        message: The message extracted from the body (or the reason phrase).
+        request_id: The API's ``x-inference-id`` header, when sent.
+        body: The raw response body (at most 64 KiB of it).
+        headers: The response headers.
+        retry_after: Seconds the server asked the client to wait, if it did.
+    """
+
+    #: The status code this class stands for (``None``: a range, see ``ServerError``).
+    status_code: int | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.request_id = request_id
+        self.body = body
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"HTTP {self.status}: {self.message}{rid}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, message={self.message!r}, "
+            f"request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    """400: the API rejected the body (``Body validation error!``)."""
+
+    status_code = 400
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or revoked."""
+
+    status_code = 401
+
+
+class OutOfCreditsError(APIStatusError):
+    """403: the account has no credits left."""
+
+    status_code = 403
+
+
+class NotFoundError(APIStatusError):
+    """404: wrong path, unknown or deprecated model."""
+
+    status_code = 404
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server timed the request out. Retried."""
+
+    status_code = 408
+
+
+class ConflictError(APIStatusError):
+    """409: a conflicting request. Retried."""
+
+    status_code = 409
+
+
+class PayloadTooLargeError(APIStatusError):
+    """413: the request body is too large (too many or too big input images)."""
+
+    status_code = 413
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the body parsed but could not be processed."""
+
+    status_code = 422
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests. Retried, honouring ``Retry-After``."""
+
+    status_code = 429
+
+
+class ServerError(APIStatusError):
+    """5xx: the API or a gateway failed. 500, 502, 503 and 504 are retried."""
+
+
+class ResponseError(NanoBananaError):
+    """A success answer the SDK cannot use: not JSON, truncated, no image, bad base64.
+
+    Attributes:
+        request_id: The API's ``x-inference-id`` header, when sent.
+        body: The start of the raw body (at most 64 KiB), for diagnosis.
+    """
+
+    def __init__(self, message: str, *, request_id: str | None = None, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.body = body
+
+
+class ImageDownloadError(ResponseError):
+    """An image URL in the answer could not be fetched, was too large, or was refused.
+
+    Attributes:
+        url: The URL (query string removed, as it may carry a signature).
+        status: The HTTP status of the download, when one was received.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.url = url
+        self.status = status
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    cls.status_code: cls
+    for cls in (
+        BadRequestError,
+        AuthenticationError,
+        OutOfCreditsError,
+        NotFoundError,
+        RequestTimeoutError,
+        ConflictError,
+        PayloadTooLargeError,
+        UnprocessableEntityError,
+        RateLimitError,
+    )
+    if cls.status_code is not None
+}
+
+_BODY_KEEP = 64 * 1024
+_TAG = re.compile(r"<[^>]+>")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_SPACE = re.compile(r"\s+")
+
+
+def _message_from_json(doc: Any) -> str | None:
+    if isinstance(doc, str):
+        return doc.strip() or None
+    if not isinstance(doc, Mapping):
+        return None
+    for key in ("message", "detail", "error_description"):
+        value = doc.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, list) and value:
+            return "; ".join(str(v) for v in value)
+    if "error" in doc:
+        return _message_from_json(doc["error"])
+    return None
+
+
+def extract_message(body: bytes, reason: str | None) -> str:
+    """Pull a human message out of any error body the API or a gateway sends.
+
+    JSON with ``message``, JSON with ``error`` (a string or an object with a
+    ``message``), HTML pages (their ``<title>``, else their text) and empty bodies
+    are all handled; the HTTP reason phrase is the last resort.
+    """
+    text = body.decode("utf-8", "replace").strip()
+    if text:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if doc is not None:
+            found = _message_from_json(doc)
+            if found:
+                return found[:500]
+        elif text.startswith("<"):
+            title = _TITLE.search(text)
+            plain = title.group(1) if title else _TAG.sub(" ", text)
+            plain = _SPACE.sub(" ", plain).strip()
+            if plain:
+                return plain[:200]
+        else:
+            return _SPACE.sub(" ", text)[:200]
+    return reason or "no message in the response"
+
+
+def status_error(
+    status: int,
+    body: bytes,
+    *,
+    reason: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the :class:`APIStatusError` subclass that stands for ``status``."""
+    if status in _BY_STATUS:
+        cls = _BY_STATUS[status]
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = APIStatusError
+    return cls(
+        extract_message(body, reason),
+        status=status,
+        request_id=request_id,
+        body=body[:_BODY_KEEP],
+        headers=headers,
+        retry_after=retry_after,
+    )

@@ -1,0 +1,359 @@
+"""``Client``: the blocking facade. Every method runs :class:`AsyncClient` on one portal.
+
+The portal (an event loop in a daemon thread, from ``anyio.from_thread``) starts on
+first use and lives until :meth:`Client.close`, so the aiohttp connection pool is
+kept across calls. Because the loop is in its own thread, a ``Client`` works from any
+thread, including one whose own event loop is running (Jupyter).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import (
+    AsyncIterable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from concurrent.futures import CancelledError
+from contextlib import ExitStack
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from ._batch import AsyncBatch, BatchInput, ProgressCallback
+from ._batch_models import BatchItem, BatchSummary
+from ._catalog import DEFAULT_MODEL
+from ._client import AsyncClient
+from ._config import USE_CLIENT_DEFAULT, UseClientDefault
+from ._errors import ClientClosedError
+from ._models import ImageInput, ImageRequest, ImageResult, Timeout
+from ._retry import RetryPolicy
+
+__all__ = ["Batch", "Client"]
+
+T = TypeVar("T")
+
+
+class Client:
+    """The blocking client: the methods of :class:`AsyncClient`, without ``await``.
+
+    It takes the same arguments as :class:`AsyncClient`. It is thread-safe: many
+    threads may share one ``Client`` (their calls run concurrently on its loop).
+    Close it with :meth:`close` or a ``with`` block; a closed client refuses calls.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url
+        ... ) as client:
+        ...     result = client.generate("a lighthouse at dawn", aspect_ratio="16:9")
+        ...     print(result.image.mime_type)
+        image/png
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        model: str = DEFAULT_MODEL,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 1024,
+        default_headers: Mapping[str, str] | None = None,
+        max_download_bytes: int = 64 * 1024 * 1024,
+        max_response_bytes: int = 512 * 1024 * 1024,
+        trust_env: bool = True,
+    ) -> None:
+        self._async = AsyncClient(
+            api_key,
+            base_url=base_url,
+            model=model,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            max_connections=max_connections,
+            default_headers=default_headers,
+            max_download_bytes=max_download_bytes,
+            max_response_bytes=max_response_bytes,
+            trust_env=trust_env,
+        )
+        self._lock = threading.Lock()
+        self._stack: ExitStack | None = None
+        self._portal: BlockingPortal | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return "Client" + repr(self._async)[len("AsyncClient") :]
+
+    @property
+    def async_client(self) -> AsyncClient:
+        """The :class:`AsyncClient` this client runs (on its own loop: do not await it
+        from another one)."""
+        return self._async
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def __enter__(self) -> Self:
+        self._get_portal()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool and stop the portal thread. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            portal, stack = self._portal, self._stack
+            self._portal = self._stack = None
+        if portal is None or stack is None:
+            return
+        try:
+            portal.call(self._async.aclose)
+        finally:
+            stack.close()
+
+    def _get_portal(self) -> BlockingPortal:
+        with self._lock:
+            if self._closed:
+                raise ClientClosedError("the client is closed; create a new one")
+            if self._portal is None:
+                stack = ExitStack()
+                self._portal = stack.enter_context(start_blocking_portal("asyncio"))
+                self._stack = stack
+            return self._portal
+
+    def _run(self, func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        future = self._get_portal().start_task_soon(func, *args)
+        try:
+            result: T = future.result()
+        except BaseException as exc:
+            # Ctrl-C (or any exception raised into this thread) cancels the work on the
+            # portal's loop instead of leaving it running unobserved.
+            if not future.done():
+                future.cancel()
+            if isinstance(exc, CancelledError) and self._closed:
+                raise ClientClosedError("the client was closed during the call") from None
+            raise
+        return result
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        num_images: int | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        client_request_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ImageResult:
+        """Generate images from a text prompt. See :meth:`AsyncClient.generate`."""
+        return self._run(
+            lambda: self._async.generate(
+                prompt,
+                model=model,
+                num_images=num_images,
+                aspect_ratio=aspect_ratio,
+                resolution=resolution,
+                extra_body=extra_body,
+                timeout=timeout,
+                max_retries=max_retries,
+                retry=retry,
+                client_request_id=client_request_id,
+                extra_headers=extra_headers,
+            )
+        )
+
+    def edit(
+        self,
+        prompt: str,
+        images: Sequence[ImageInput] | ImageInput,
+        *,
+        model: str | None = None,
+        num_images: int | None = None,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        client_request_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ImageResult:
+        """Edit or combine images according to a prompt. See :meth:`AsyncClient.edit`."""
+        return self._run(
+            lambda: self._async.edit(
+                prompt,
+                images,
+                model=model,
+                num_images=num_images,
+                aspect_ratio=aspect_ratio,
+                resolution=resolution,
+                extra_body=extra_body,
+                timeout=timeout,
+                max_retries=max_retries,
+                retry=retry,
+                client_request_id=client_request_id,
+                extra_headers=extra_headers,
+            )
+        )
+
+    def send(
+        self,
+        request: ImageRequest,
+        *,
+        timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        client_request_id: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ImageResult:
+        """Send a prepared :class:`ImageRequest`. See :meth:`AsyncClient.send`."""
+        return self._run(
+            lambda: self._async.send(
+                request,
+                timeout=timeout,
+                max_retries=max_retries,
+                retry=retry,
+                client_request_id=client_request_id,
+                extra_headers=extra_headers,
+            )
+        )
+
+    def batch(
+        self,
+        requests: Iterable[BatchInput] | AsyncIterable[BatchInput],
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
+        ordered: bool = False,
+        reorder_window: int | None = None,
+        resume: bool = False,
+        fail_fast: bool = False,
+        max_spend_usd: float | None = None,
+        max_credits: float | None = None,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+        adaptive: bool = True,
+        timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Batch:
+        """Run many requests concurrently; iterate with a plain ``for`` loop.
+
+        See :meth:`AsyncClient.batch` for the arguments. The work runs on the client's
+        loop; ``break``, an exception in the loop body or Ctrl-C cancels what is in
+        flight and leaves the manifest consistent, and the client stays usable.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     for item in client.batch(["a red kite", "a blue boat"], ordered=True):
+            ...         print(item.index, item.ok)
+            0 True
+            1 True
+        """
+        async_batch = self._async.batch(
+            requests,
+            concurrency=concurrency,
+            requests_per_minute=requests_per_minute,
+            out_dir=out_dir,
+            ordered=ordered,
+            reorder_window=reorder_window,
+            resume=resume,
+            fail_fast=fail_fast,
+            max_spend_usd=max_spend_usd,
+            max_credits=max_credits,
+            dry_run=dry_run,
+            progress=progress,
+            adaptive=adaptive,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+        )
+        return Batch(self, async_batch)
+
+
+class Batch:
+    """A running batch of a sync :class:`Client`; iterate it for :class:`BatchItem` values.
+
+    Use it in a ``with`` block, or just loop over it: leaving the loop early (``break``,
+    an exception, Ctrl-C) closes it too.
+    """
+
+    def __init__(self, client: Client, async_batch: AsyncBatch) -> None:
+        self._client = client
+        self._batch = async_batch
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return repr(self._batch)[len("Async") :]
+
+    @property
+    def summary(self) -> BatchSummary:
+        """Counts so far (final once the loop has ended)."""
+        return self._batch.summary
+
+    def __iter__(self) -> Iterator[BatchItem]:
+        try:
+            while True:
+                try:
+                    item = self._client._run(self._batch.__anext__)
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel what is in flight and close the manifest. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._client.is_closed:
+            self._client._run(self._batch.aclose)
+
+    def run(self) -> BatchSummary:
+        """Drain the batch without looking at items; return the final summary."""
+        for _ in self:
+            pass
+        return self.summary
