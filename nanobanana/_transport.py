@@ -10,6 +10,7 @@ leaves an unclosed session behind. Nothing is cleaned up from ``__del__``.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sys
 from collections.abc import AsyncGenerator, Mapping
@@ -41,6 +42,7 @@ USER_AGENT = (
     f"aiohttp/{aiohttp.__version__}"
 )
 _MAX_REDIRECTS = 5
+_LARGE_BODY = 1 << 20
 _CHUNK = 1 << 16
 
 
@@ -166,8 +168,11 @@ class Transport:
         """POST ``body``; return a 2xx answer or raise a status or connection error."""
         session = await self.session()
         try:
+            # aiohttp warns about (and stalls the loop on) large bytes bodies; a file-like
+            # body is streamed in chunks. Small bodies stay bytes: that path is cheaper.
+            data = io.BytesIO(body) if len(body) > _LARGE_BODY else body
             async with session.post(
-                url, data=body, headers=headers, timeout=_timeout(timeout)
+                url, data=data, headers=headers, timeout=_timeout(timeout)
             ) as resp:
                 payload = await _read_capped(resp, max_bytes)
                 resp_headers = _lower(resp.headers)

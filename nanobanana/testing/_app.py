@@ -1,0 +1,306 @@
+"""The request handlers of the fake server, and the state they share.
+
+:class:`FakeApi` holds the settings, fault queues, recordings and caches, and answers
+requests; :class:`~nanobanana.testing.FakeServer` adds the public switches and the
+lifecycle on top. Handlers run on the server's event loop; the only state the test's
+thread touches concurrently (faults, recordings) sits behind locks in its own class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from typing import Any, Final
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from nanobanana._catalog import DEFAULT_MODEL
+
+from ._faults import (
+    Drop,
+    Fail,
+    Fault,
+    FaultQueue,
+    Hang,
+    Malformed,
+    Slow,
+    error_body,
+    fail_payload,
+    format_number,
+)
+from ._records import GENERATIONS_PATH, RecordedRequest, Recorder
+from ._responses import (
+    RESPONSE_SHAPES,
+    FileStore,
+    ImageCache,
+    Usage,
+    image_dimensions,
+    render_malformed,
+    render_success,
+)
+from ._validation import ApiError, Job, validate_body
+
+__all__ = ["FakeApi"]
+
+_MAX_BODY: Final = 64 * 1024 * 1024
+_CLIENT_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_NOT_JSON: Final = object()
+_FALLBACK_JOB: Final = Job(DEFAULT_MODEL, "malformed", 1, "1:1", "1K", 0)
+
+
+def _abandon(request: web.BaseRequest, *, reset: bool = False) -> web.StreamResponse:
+    """Close the connection and hand aiohttp a response it will find nowhere to write."""
+    transport = request.transport
+    if transport is not None:
+        if reset:
+            transport.abort()
+        else:
+            transport.close()
+    # aiohttp sees the closing transport when it writes this, treats it as a client
+    # disconnect and sends nothing; raising instead would log an error and try a 500.
+    return web.Response()
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return _NOT_JSON
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+class FakeApi:
+    """Settings, state and request handlers of a fake AI/ML API (see ``FakeServer``)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        shape: str,
+        image_size: tuple[int, int] | None,
+        image_bytes: int | None,
+        latency: float,
+        credits_per_image: float,
+        usd_per_image: float,
+        strict_models: bool,
+        max_files: int,
+    ) -> None:
+        if image_size is not None and (len(image_size) != 2 or min(image_size) < 1):
+            raise ValueError(f"image_size must be (width, height) >= 1, got {image_size!r}")
+        if image_bytes is not None and image_bytes < 0:
+            raise ValueError(f"image_bytes must be >= 0, got {image_bytes}")
+        #: The expected bearer key; ``None`` accepts any. Settable.
+        self.api_key = api_key
+        #: A fixed ``(width, height)`` for every image, or ``None``. Settable.
+        self.image_size = image_size
+        #: Approximate PNG file size to pad to, or ``None``. Settable.
+        self.image_bytes = image_bytes
+        #: Credits reported per image. Settable.
+        self.credits_per_image = credits_per_image
+        #: US dollars reported per image. Settable.
+        self.usd_per_image = usd_per_image
+        #: Whether unknown model ids get 404. Settable.
+        self.strict_models = strict_models
+        self.shape = shape
+        self.latency = latency
+        self._faults = FaultQueue()
+        self._download_faults = FaultQueue()
+        self._recorder = Recorder()
+        self._images = ImageCache()
+        self._files = FileStore(max_files)
+        # Set while serving: the URL files are linked under, and a future that
+        # completes when the server begins to stop (it wakes hung requests).
+        self._base_url = ""
+        self._stopping: asyncio.Future[None] | None = None
+
+    @property
+    def shape(self) -> str:
+        """The response shape of successful answers; settable while running."""
+        return self._shape
+
+    @shape.setter
+    def shape(self, value: str) -> None:
+        if value not in RESPONSE_SHAPES:
+            raise ValueError(f"shape must be one of {RESPONSE_SHAPES}, got {value!r}")
+        self._shape = value
+
+    @property
+    def latency(self) -> float:
+        """Seconds added before every answer to the generation endpoint; settable."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        if value < 0:
+            raise ValueError(f"latency must be >= 0, got {value}")
+        self._latency = float(value)
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(client_max_size=_MAX_BODY)
+        app.router.add_post(GENERATIONS_PATH, self._on_generation)
+        app.router.add_get("/files/{file_id}.png", self._on_file)
+        app.router.add_route("*", "/{tail:.*}", self._on_other)
+        return app
+
+    async def _until_stopped(self, timeout: float | None) -> bool:
+        """Wait ``timeout`` seconds (``None``: forever); True if the server is stopping."""
+        stopping = self._stopping
+        if stopping is None:
+            return True
+        # asyncio.wait, unlike awaiting the future, never cancels the shared future
+        # when this handler is cancelled.
+        done, _ = await asyncio.wait((stopping,), timeout=timeout)
+        return bool(done)
+
+    # -- handlers ---------------------------------------------------------------
+
+    def _record(self, request: web.Request, body: Any, size: int) -> tuple[int, int]:
+        transport = request.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            headers=request.headers,
+            json=None if body is _NOT_JSON else body,
+            body_size=size,
+            client_port=peer[1] if isinstance(peer, tuple) and len(peer) > 1 else None,
+            received_at=time.monotonic(),
+        )
+        return self._recorder.add(record)
+
+    def _headers(self, request: web.Request) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict()
+        headers["x-inference-id"] = str(uuid.uuid4())
+        echo = request.headers.get("X-Client-Request-Id")
+        if echo is not None and _CLIENT_REQUEST_ID.fullmatch(echo):
+            headers["x-client-request-id"] = echo
+        return headers
+
+    def _vendor_error(
+        self, request: web.Request, status: int, message: str, headers: CIMultiDict[str]
+    ) -> web.Response:
+        body = error_body(status, message, request.path, headers["x-inference-id"])
+        headers["Content-Type"] = "application/json"
+        return web.Response(status=status, body=json.dumps(body).encode(), headers=headers)
+
+    def _usage(self, images: int) -> Usage:
+        return Usage(images, images * self.credits_per_image, images * self.usd_per_image)
+
+    def _success_body(self, job: Job, usage: Usage) -> bytes:
+        size = image_dimensions(job.aspect_ratio, job.resolution, self.image_size)
+        images = [
+            self._images.get(job.prompt, index, size, self.image_bytes)
+            for index in range(job.num_images)
+        ]
+        return render_success(self.shape, images, job.prompt, usage, self._files, self._base_url)
+
+    async def _on_generation(self, request: web.Request) -> web.StreamResponse:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large(request)
+        body = _decode(raw)
+        token = self._record(request, body, len(raw))
+        fault = self._faults.pop()
+        hung = False
+        try:
+            if isinstance(fault, Hang):
+                hung = True
+                self._recorder.settle(token, "hung", None)
+                await self._until_stopped(None)
+                return _abandon(request)
+            delay = self._latency + (fault.seconds if isinstance(fault, Slow) else 0.0)
+            if delay > 0 and await self._until_stopped(delay):
+                self._recorder.settle(token, "dropped", None)
+                return _abandon(request)
+        except asyncio.CancelledError:
+            if not hung:
+                self._recorder.settle(token, "cancelled", None)
+            raise
+        response, outcome = self._answer(request, body, fault)
+        self._recorder.settle(token, outcome, response.status if outcome != "dropped" else None)
+        return response
+
+    def _answer(
+        self, request: web.Request, body: Any, fault: Fault | None
+    ) -> tuple[web.StreamResponse, str]:
+        if isinstance(fault, Drop):
+            return _abandon(request, reset=fault.reset), "dropped"
+        headers = self._headers(request)
+        if isinstance(fault, Fail):
+            payload, content_type = fail_payload(fault, request.path, headers["x-inference-id"])
+            headers["Content-Type"] = content_type
+            headers.extend(fault.headers)
+            response = web.Response(status=fault.status, body=payload, headers=headers)
+            return response, f"fault:{fault.status}"
+        if isinstance(fault, Malformed):
+            return self._malformed(fault.kind, body, headers), f"malformed:{fault.kind}"
+
+        if not self._authorized(request):
+            return self._vendor_error(request, 401, "A valid API key is required", headers), "401"
+        try:
+            if body is _NOT_JSON:
+                raise ApiError(400, "Body validation error! Expected a JSON object body")
+            job = validate_body(body, strict_models=self.strict_models)
+        except ApiError as exc:
+            return self._vendor_error(request, exc.status, exc.message, headers), str(exc.status)
+        usage = self._usage(job.num_images)
+        payload = self._success_body(job, usage)
+        headers["x-aimlapi-credits-used"] = format_number(usage.credits)
+        headers["x-aimlapi-usd-spent"] = format_number(usage.usd)
+        headers["Content-Type"] = "application/json"
+        return web.Response(body=payload, headers=headers), "ok"
+
+    def _too_large(self, request: web.Request) -> web.Response:
+        token = self._record(request, _NOT_JSON, request.content_length or 0)
+        self._recorder.settle(token, "413", 413)
+        message = f"Request body larger than {_MAX_BODY} bytes"
+        return self._vendor_error(request, 413, message, self._headers(request))
+
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return False
+        return self.api_key is None or token == self.api_key
+
+    def _malformed(self, kind: str, body: Any, headers: CIMultiDict[str]) -> web.Response:
+        try:
+            job = validate_body(body, strict_models=False)
+        except ApiError:
+            job = _FALLBACK_JOB
+        usage = self._usage(job.num_images)
+        success = self._success_body(job, usage) if kind == "truncated" else b""
+        payload, content_type = render_malformed(kind, success, usage)
+        headers["Content-Type"] = content_type
+        headers["x-aimlapi-credits-used"] = format_number(usage.credits)
+        headers["x-aimlapi-usd-spent"] = format_number(usage.usd)
+        return web.Response(body=payload, headers=headers)
+
+    async def _on_file(self, request: web.Request) -> web.StreamResponse:
+        token = self._record(request, _NOT_JSON, 0)
+        headers = self._headers(request)
+        fault = self._download_faults.pop()
+        if isinstance(fault, Fail):
+            response = self._vendor_error(request, fault.status, "Download failed", headers)
+            self._recorder.settle(token, f"fault:{fault.status}", fault.status)
+            return response
+        image = self._files.get(request.match_info["file_id"])
+        if image is None:
+            self._recorder.settle(token, "404", 404)
+            return self._vendor_error(request, 404, "File not found", headers)
+        self._recorder.settle(token, "ok", 200)
+        headers["Content-Type"] = "image/png"
+        return web.Response(body=image.png, headers=headers)
+
+    async def _on_other(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        token = self._record(request, _decode(raw), len(raw))
+        self._recorder.settle(token, "404", 404)
+        message = f"Cannot {request.method} {request.path}"
+        return self._vendor_error(request, 404, message, self._headers(request))
