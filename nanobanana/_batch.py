@@ -1,7 +1,8 @@
 """The batch engine: lazy fan-out, shared throttling, spend cap, manifest and resume.
 
 Memory is O(concurrency), not O(inputs): inputs are pulled one at a time only when a
-worker slot is free, results stream out through a bounded channel, and with
+worker slot is free, a worker keeps its slot until the consumer has taken its item
+(an unbuffered channel, so a slow consumer slows the reading of inputs), and with
 ``out_dir`` each image is written (atomically) and its bytes dropped at once.
 
 The engine runs in one task of its own, holding an anyio task group of workers;
@@ -154,7 +155,15 @@ class _Engine:
         self.manifest: ManifestWriter | None = None
         self.resume_counts: dict[str, int] = {}
         self.active: dict[int, tuple[ImageRequest, str]] = {}
+        # Workers alive, including those still handing their item to the consumer: a
+        # slow consumer holds its slots, so no more inputs are read than it can take.
+        self.slots = 0
+        # The input read and waiting for a slot (reported "stopped" if the batch stops).
+        self.waiting: tuple[int, ImageRequest, str] | None = None
         self.pending: dict[int, BatchItem] = {}
+        # Items being handed to the consumer. A stop cancels the workers; the items
+        # still here were never taken, and are handed out again before the batch ends.
+        self.handing: dict[int, BatchItem] = {}
         self.next_emit = 0
         self.usd_per_image: float | None = None
         self.credits_per_image: float | None = None
@@ -213,11 +222,19 @@ class _Engine:
                 self._workers = tg.cancel_scope
                 await self._produce(tg)
             with anyio.CancelScope(shield=True):
-                # Items that were in flight when the batch stopped.
-                for index in sorted(self.active):
-                    request, key = self.active[index]
+                for item in sorted(self.handing.values(), key=lambda i: i.index):
+                    await self._hand_out(item)
+                await self._emit_ready()
+                # Items that were in flight, or waiting for a slot, when the batch stopped.
+                unfinished = dict(self.active)
+                if self.waiting is not None:
+                    index, request, key = self.waiting
+                    unfinished[index] = (request, key)
+                for index in sorted(unfinished):
+                    request, key = unfinished[index]
                     await self._finish(self._skip(index, request, key, "stopped"))
                 self.active.clear()
+                self.waiting = None
         finally:
             if self.manifest is not None:
                 self.manifest.close()
@@ -282,14 +299,19 @@ class _Engine:
             self.resume_counts[key] -= 1
             await self._finish(self._skip(index, request, key, "done"))
             return
+        self.waiting = (index, request, key)
         await self._wait_for_room(index)
         if self._stopped_hard():
+            self.waiting = None
             await self._finish(self._skip(index, request, key, "stopped"))
             return
         if not await self._budget_allows(request):
+            self.waiting = None
             await self._finish(self._skip(index, request, key, "budget"))
             return
+        self.waiting = None
         self.active[index] = (request, key)
+        self.slots += 1
         tg.start_soon(self._work, index, request, key)
 
     async def _wait_for_room(self, index: int) -> None:
@@ -297,7 +319,7 @@ class _Engine:
         window = self.opts.reorder_window or 4 * self.opts.concurrency
         assert self._changed is not None
         while not self._stopped_hard() and (
-            len(self.active) >= self.opts.concurrency
+            self.slots >= self.opts.concurrency
             or (self.opts.ordered and index >= self.next_emit + window)
         ):
             await self._changed.wait()
@@ -328,12 +350,14 @@ class _Engine:
             (credit_cap, self.credits, self.credits_per_image, "max_credits"),
         )
         for cap, spent, per_image, name in checks:
-            if cap is None or per_image is None:
+            if cap is None:
                 continue
-            if (spent or 0.0) + in_flight * per_image > cap:
+            # A cap of 0 allows nothing, not even the request that would tell the price.
+            more = in_flight * per_image if per_image is not None else 0.0
+            if cap <= 0 or (spent or 0.0) + more > cap:
                 self.stop_reason = self.stop_reason or (
                     f"{name}={cap:g} reached: {spent or 0.0:g} spent, "
-                    f"{in_flight * per_image:g} more in flight or next"
+                    f"{more:g} more in flight or next"
                 )
                 return False
         return True
@@ -355,6 +379,13 @@ class _Engine:
         return BatchItem(index=index, request=request, key=key, status="skipped", skip_reason=why)
 
     async def _work(self, index: int, request: ImageRequest, key: str) -> None:
+        try:
+            await self._work_on(index, request, key)
+        finally:
+            self.slots -= 1
+            self._notify()
+
+    async def _work_on(self, index: int, request: ImageRequest, key: str) -> None:
         assert self.throttle is not None
         hooks = _ItemHooks(self.throttle)
         try:
@@ -436,6 +467,11 @@ class _Engine:
         if self.manifest is not None and item.skip_reason != "done":
             self.manifest.write(_manifest_record(item))
         self._notify()
+        # Queued before the progress hook runs, so that a stop cannot lose the item.
+        if self.opts.ordered:
+            self.pending[item.index] = item
+        else:
+            self.handing[item.index] = item
         if self.opts.progress is not None:
             outcome = self.opts.progress(self.summary())
             if inspect.isawaitable(outcome):
@@ -443,7 +479,10 @@ class _Engine:
         if not self.opts.ordered:
             await self._hand_out(item)
             return
-        self.pending[item.index] = item
+        await self._emit_ready()
+
+    async def _emit_ready(self) -> None:
+        """Hand out, in input order, the items that are next and finished."""
         while self.next_emit in self.pending:
             ready = self.pending.pop(self.next_emit)
             self.next_emit += 1
@@ -452,9 +491,11 @@ class _Engine:
 
     async def _hand_out(self, item: BatchItem) -> None:
         assert self._send is not None
+        self.handing[item.index] = item
         # The consumer may have closed the batch; the item is in the manifest already.
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             await self._send.send(item)
+        self.handing.pop(item.index, None)
 
 
 def _write_images(out_dir: Path, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:
@@ -519,6 +560,7 @@ class AsyncBatch:
         self._engine = _Engine(client, source, options, call)
         self._task: asyncio.Task[None] | None = None
         self._receive: MemoryObjectReceiveStream[BatchItem] | None = None
+        self._send: MemoryObjectSendStream[BatchItem] | None = None
         self._finaliser: weakref.finalize[Any, Any] | None = None
         self._done = False
 
@@ -535,17 +577,18 @@ class AsyncBatch:
         return self._engine.summary()
 
     def _start(self) -> None:
-        send, receive = anyio.create_memory_object_stream[BatchItem](
-            max_buffer_size=self._engine.opts.concurrency
-        )
+        # No buffer: a worker keeps its slot until the consumer has taken its item, so
+        # a slow consumer slows the reading of inputs instead of piling up results.
+        send, receive = anyio.create_memory_object_stream[BatchItem](max_buffer_size=0)
         self._receive = receive
+        self._send = send
         loop = asyncio.get_running_loop()
         self._engine.started = time.monotonic()
         task = loop.create_task(self._engine.run(send), name="nanobanana-batch")
         self._task = task
         # Dropping the iterator without closing it (``break`` out of ``async for``)
         # still cancels the work, on the loop that runs it.
-        self._finaliser = weakref.finalize(self, _cancel_soon, loop, task)
+        self._finaliser = weakref.finalize(self, _cancel_soon, loop, task, receive)
 
     def __aiter__(self) -> Self:
         return self
@@ -558,12 +601,15 @@ class AsyncBatch:
         assert self._receive is not None
         assert self._task is not None
         try:
-            return await self._receive.receive()
+            item = await self._receive.receive()
         except anyio.EndOfStream:
             self._done = True
             self._receive.close()
             await self._task  # re-raises the error that stopped the batch, if any
             raise StopAsyncIteration from None
+        # Taken: not to be handed out again if the batch stops (no await since receive).
+        self._engine.handing.pop(item.index, None)
+        return item
 
     async def __aenter__(self) -> Self:
         return self
@@ -582,15 +628,14 @@ class AsyncBatch:
         task = self._task
         if self._receive is not None:
             self._receive.close()
-        if task is None or task.done():
-            if task is not None and not task.cancelled():
-                task.exception()  # mark it retrieved; it was raised or is moot now
-            return
-        task.cancel()
-        with anyio.CancelScope(shield=True):
-            await asyncio.wait([task])
-        if not task.cancelled():
-            task.exception()
+        if task is not None and not task.done():
+            task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([task])
+        if task is not None and not task.cancelled():
+            task.exception()  # mark it retrieved; it was raised or is moot now
+        if self._send is not None:
+            self._send.close()  # the engine closes it, unless cancelled before it ran
 
     async def run(self) -> BatchSummary:
         """Drain the batch without looking at items; return the final summary."""
@@ -600,6 +645,18 @@ class AsyncBatch:
         return self.summary
 
 
-def _cancel_soon(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
-    if not task.done() and not loop.is_closed():
-        loop.call_soon_threadsafe(task.cancel)
+def _cancel_soon(
+    loop: asyncio.AbstractEventLoop,
+    task: asyncio.Task[None],
+    receive: MemoryObjectReceiveStream[BatchItem],
+) -> None:
+    if loop.is_closed():
+        receive.close()  # nothing can be waiting on it any more
+    else:
+        loop.call_soon_threadsafe(_cancel, task, receive)
+
+
+def _cancel(task: asyncio.Task[None], receive: MemoryObjectReceiveStream[BatchItem]) -> None:
+    receive.close()
+    if not task.done():
+        task.cancel()

@@ -60,8 +60,13 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "AttemptHooks"]
 
 log = logging.getLogger("nanobanana")
+# A library logs; the application decides where records go. Without this, Python's
+# last-resort handler would print every retry on stderr of apps that set up nothing.
+log.addHandler(logging.NullHandler())
 
 _ENDPOINT = "/v1/images/generations"
+#: The client's default timeout: 10 s to connect, 5 minutes in total.
+DEFAULT_TIMEOUT = Timeout()
 _MiB = 1024 * 1024
 
 
@@ -107,8 +112,8 @@ class AsyncClient:
             trailing ``/v1`` or slash is fine.
         model: The model used when a call names none. :meth:`edit` switches to the
             family's edit model.
-        timeout: Seconds for the whole request, or a :class:`Timeout` (connect and
-            total). Default: 10 s to connect, 300 s in total.
+        timeout: Seconds for the whole request, a :class:`Timeout` (connect and
+            total), or ``None`` for no limit. Default: 10 s to connect, 300 s in total.
         max_retries: Retries after the first attempt; overrides ``retry.max_retries``.
         retry: The :class:`RetryPolicy`. Default: 3 retries, full-jitter backoff.
         max_connections: Connection pool size (default 1024: a batch at concurrency
@@ -117,7 +122,8 @@ class AsyncClient:
         max_download_bytes: Cap on each image fetched from a URL (default 64 MiB).
         max_response_bytes: Cap on a JSON answer (default 512 MiB: four 4K images in
             base64 fit).
-        trust_env: Read proxy settings (``HTTPS_PROXY``...) from the environment.
+        trust_env: Use the proxies named by ``HTTPS_PROXY``, ``HTTP_PROXY``,
+            ``ALL_PROXY`` and ``NO_PROXY`` (read when the connection pool is made).
 
     Example:
         >>> import anyio, nanobanana as nb
@@ -138,7 +144,7 @@ class AsyncClient:
         *,
         base_url: str | None = None,
         model: str = DEFAULT_MODEL,
-        timeout: float | Timeout | None = None,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         max_connections: int = 1024,
@@ -153,13 +159,15 @@ class AsyncClient:
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(f"model must be a non-empty model id, got {model!r}")
         self._model = str(model).strip()
-        self._timeout = Timeout() if timeout is None else _as_timeout(timeout)
+        self._timeout = _as_timeout(timeout)
         policy = retry if retry is not None else RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=max_retries)
         self._retry = policy
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ConfigurationError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
+            raise ConfigurationError(f"max_connections must be at least 1, got {max_connections}")
         self._default_headers = dict(default_headers or {})
         self._max_download = max_download_bytes
         self._max_response = max_response_bytes
@@ -182,6 +190,11 @@ class AsyncClient:
     def model(self) -> str:
         """The model used when a call names none."""
         return self._model
+
+    @property
+    def timeout(self) -> Timeout:
+        """The client's default timeout."""
+        return self._timeout
 
     @property
     def retry(self) -> RetryPolicy:
@@ -505,7 +518,7 @@ class AsyncClient:
                 reason = (
                     f"HTTP {exc.status}" if isinstance(exc, APIStatusError) else type(exc).__name__
                 )
-                log.warning(
+                log.info(
                     "retrying after %s (attempt %d of %d), waiting %.3f s",
                     reason,
                     attempt,
@@ -521,6 +534,16 @@ class AsyncClient:
                 raise
             if hooks is not None:
                 hooks.after_attempt(None)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "POST %s: HTTP %d, %d bytes in %.3f s (attempt %d, request id %s)",
+                    self._url,
+                    raw.status,
+                    len(raw.body),
+                    time.monotonic() - started,
+                    attempt,
+                    raw.request_id,
+                )
             return raw
 
     def _retry_wait(
@@ -573,9 +596,12 @@ class AsyncClient:
             for i, item in enumerate(wire.images):
                 await fetch(i, item)
         else:
-            async with anyio.create_task_group() as tg:
-                for i, item in enumerate(wire.images):
-                    tg.start_soon(fetch, i, item)
+            try:
+                async with anyio.create_task_group() as tg:
+                    for i, item in enumerate(wire.images):
+                        tg.start_soon(fetch, i, item)
+            except* ResponseError as group:  # the error itself, not a group of one
+                raise group.exceptions[0] from None
         return ImageResult(
             images=tuple(img for img in images if img is not None),
             model=model,

@@ -87,12 +87,20 @@ def resolve_api_key(api_key: str | None) -> Secret | None:
     if api_key is not None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ConfigurationError("api_key must be a non-empty string")
-        return Secret(api_key.strip())
+        return _checked_key(api_key.strip(), "api_key")
     for name in API_KEY_ENV_VARS:
         value = os.environ.get(name, "").strip()
         if value:
-            return Secret(value)
+            return _checked_key(value, name)
     return None
+
+
+def _checked_key(key: str, source: str) -> Secret:
+    # A key with a space, a newline or a control character cannot go into a header;
+    # say so here, naming where it came from but never the key itself.
+    if any(ord(c) <= 32 or ord(c) == 127 for c in key):
+        raise ConfigurationError(f"{source} contains whitespace or control characters")
+    return Secret(key)
 
 
 def missing_key_error() -> ConfigurationError:

@@ -96,8 +96,11 @@ def _structure_image(obj: Any, _: type) -> WireImage:
     if not isinstance(obj, Mapping):
         raise ResponseError(f"an image entry is a {type(obj).__name__}, not an object")
     b64 = _str(obj.get("b64_json")) or _str(obj.get("image_base64")) or _str(obj.get("b64"))
+    url = _str(obj.get("url"))
+    if url is not None and url[:5].lower() == "data:":  # fal.ai's sync mode: no URL to fetch
+        b64, url = b64 or url, None
     return WireImage(
-        url=_str(obj.get("url")),
+        url=url,
         b64=b64,
         mime_type=_str(obj.get("mime_type")) or _str(obj.get("content_type")),
         width=_int(obj.get("width")),

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: An input image for an edit: a local path, raw bytes, or an ``http(s)``/``data:`` URL.
-ImageInput: TypeAlias = "str | os.PathLike[str] | bytes"
+ImageInput: TypeAlias = str | os.PathLike[str] | bytes
 
 _RESERVED_KEYS = frozenset({"model", "prompt", "num_images", "aspect_ratio", "resolution"})
 

@@ -7,6 +7,7 @@ what the server said and a random number, so they are easy to test and to reason
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import math
 import time
@@ -75,7 +76,8 @@ class RetryPolicy:
     def no_wait(cls, max_retries: int = 3) -> RetryPolicy:
         """A policy that retries at once: for tests, where waiting only costs time.
 
-        Server-requested waits are still honoured (capped at 60 s).
+        Server-requested waits are still honoured, up to ``max_retry_after`` (60 s);
+        a longer one raises at once.
         """
         return cls(max_retries=max_retries, initial_delay=0.0, max_delay=0.0)
 
@@ -133,8 +135,8 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
         when = email.utils.parsedate_to_datetime(raw.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:  # HTTP dates are GMT by definition
-        return None
+    if when.tzinfo is None:  # HTTP dates are GMT by definition ("-0000" parses naive)
+        when = when.replace(tzinfo=datetime.UTC)
     current = time.time() if now is None else now
     return max(when.timestamp() - current, 0.0)
 

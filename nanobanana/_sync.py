@@ -1,15 +1,18 @@
 """``Client``: the blocking facade. Every method runs :class:`AsyncClient` on one portal.
 
-The portal (an event loop in a daemon thread, from ``anyio.from_thread``) starts on
-first use and lives until :meth:`Client.close`, so the aiohttp connection pool is
-kept across calls. Because the loop is in its own thread, a ``Client`` works from any
-thread, including one whose own event loop is running (Jupyter).
+The portal (an event loop in a thread of its own, from ``anyio.from_thread``) starts
+on first use and lives until :meth:`Client.close`, so the aiohttp connection pool is
+kept across calls. A client still open when the interpreter exits is closed then.
+Because the loop is in its own thread, a ``Client`` works from any thread, including
+one whose own event loop is running (Jupyter).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import weakref
 from collections.abc import (
     AsyncIterable,
     Callable,
@@ -29,7 +32,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from ._batch import AsyncBatch, BatchInput, ProgressCallback
 from ._batch_models import BatchItem, BatchSummary
 from ._catalog import DEFAULT_MODEL
-from ._client import AsyncClient
+from ._client import DEFAULT_TIMEOUT, AsyncClient
 from ._config import USE_CLIENT_DEFAULT, UseClientDefault
 from ._errors import ClientClosedError
 from ._models import ImageInput, ImageRequest, ImageResult, Timeout
@@ -38,6 +41,32 @@ from ._retry import RetryPolicy
 __all__ = ["Batch", "Client"]
 
 T = TypeVar("T")
+
+# Clients whose portal thread is running. The thread belongs to a thread pool, which
+# the interpreter joins at exit: a Client never closed would hang the exit forever.
+# This hook runs before that join and closes them, cleanly, on their own loops.
+_open_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def _close_open_clients() -> None:
+    for client in list(_open_clients):
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def _register_exit_hook() -> None:
+    global _exit_hook_registered
+    with _exit_hook_lock:
+        if _exit_hook_registered:
+            return
+        # threading's own exit hooks run before threads are joined; atexit's run after.
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            with contextlib.suppress(RuntimeError):  # the interpreter is already exiting
+                register(_close_open_clients)
+        _exit_hook_registered = True
 
 
 class Client:
@@ -64,7 +93,7 @@ class Client:
         *,
         base_url: str | None = None,
         model: str = DEFAULT_MODEL,
-        timeout: float | Timeout | None = None,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         max_connections: int = 1024,
@@ -125,6 +154,7 @@ class Client:
             self._closed = True
             portal, stack = self._portal, self._stack
             self._portal = self._stack = None
+            _open_clients.discard(self)
         if portal is None or stack is None:
             return
         try:
@@ -137,9 +167,11 @@ class Client:
             if self._closed:
                 raise ClientClosedError("the client is closed; create a new one")
             if self._portal is None:
+                _register_exit_hook()
                 stack = ExitStack()
                 self._portal = stack.enter_context(start_blocking_portal("asyncio"))
                 self._stack = stack
+                _open_clients.add(self)
             return self._portal
 
     def _run(self, func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
@@ -221,6 +253,10 @@ class Client:
                 extra_headers=extra_headers,
             )
         )
+
+    def resolve_model(self, request: ImageRequest) -> str:
+        """The model ``request`` is sent with. See :meth:`AsyncClient.resolve_model`."""
+        return self._async.resolve_model(request)
 
     def send(
         self,

@@ -73,9 +73,10 @@ class AIMDLimit:
 
         Args:
             started: When the throttled request was sent. A request sent before the
-                last decrease belongs to a cohort already accounted for.
+                last decrease (or in the same clock tick: coarse clocks tie) belongs to
+                a cohort already accounted for.
         """
-        if started < self._last_decrease:
+        if started <= self._last_decrease:
             return
         self.limit = max(float(self.minimum), self.limit * self.factor)
         self._last_decrease = self._clock()

@@ -13,6 +13,7 @@ import asyncio
 import io
 import logging
 import sys
+import urllib.request
 from collections.abc import AsyncGenerator, Mapping
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -87,6 +88,8 @@ class Transport:
     def __init__(self, *, max_connections: int, trust_env: bool) -> None:
         self._max_connections = max_connections
         self._trust_env = trust_env
+        self._proxies: dict[str, str] = {}
+        self._proxy_cache: dict[tuple[str, str], str | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finaliser: AsyncGenerator[None, None] | None = None
@@ -125,13 +128,32 @@ class Transport:
         self._lock = None
         self._loop = loop
 
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``...)."""
+        if not self._proxies:
+            return None
+        parts = urlsplit(url)
+        key = (parts.scheme.lower(), parts.hostname or "")
+        if key not in self._proxy_cache:
+            scheme, host = key
+            proxy = self._proxies.get(scheme) or self._proxies.get("all")
+            if proxy is not None and _bypassed(host, self._proxies.get("no", "")):
+                proxy = None
+            self._proxy_cache[key] = proxy
+        return self._proxy_cache[key]
+
     def _new_session(self) -> aiohttp.ClientSession:
+        if self._trust_env:
+            self._proxies = urllib.request.getproxies_environment()
+            self._proxy_cache.clear()
         connector = aiohttp.TCPConnector(
             limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300
         )
         return aiohttp.ClientSession(
             connector=connector,
-            trust_env=self._trust_env,
+            # Proxies are read from the environment here, once per session: aiohttp's own
+            # trust_env re-reads them (and .netrc) in a worker thread on every request.
+            trust_env=False,
             headers={"User-Agent": USER_AGENT},
         )
 
@@ -172,7 +194,11 @@ class Transport:
             # body is streamed in chunks. Small bodies stay bytes: that path is cheaper.
             data = io.BytesIO(body) if len(body) > _LARGE_BODY else body
             async with session.post(
-                url, data=data, headers=headers, timeout=_timeout(timeout)
+                url,
+                data=data,
+                headers=headers,
+                timeout=_timeout(timeout),
+                proxy=self.proxy_for(url),
             ) as resp:
                 payload = await _read_capped(resp, max_bytes)
                 resp_headers = _lower(resp.headers)
@@ -209,7 +235,10 @@ class Transport:
             for _ in range(_MAX_REDIRECTS + 1):
                 _check_scheme(current, url, request_id)
                 async with session.get(
-                    current, timeout=_timeout(timeout), allow_redirects=False
+                    current,
+                    timeout=_timeout(timeout),
+                    allow_redirects=False,
+                    proxy=self.proxy_for(current),
                 ) as resp:
                     if resp.status in (301, 302, 303, 307, 308):
                         location = resp.headers.get("Location")
@@ -252,6 +281,16 @@ class Transport:
                 url=redact_url(url),
                 request_id=request_id,
             ) from None
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` (``"*"``, or host names and ``.suffixes``) exempts ``host``."""
+    host = host.lower().rstrip(".")
+    for entry in no_proxy.replace(" ", "").lower().split(","):
+        entry = entry.split(":", 1)[0].lstrip(".")  # host[:port]; a leading dot is a suffix
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
 
 
 def _check_scheme(current: str, original: str, request_id: str | None) -> None:

@@ -15,6 +15,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -289,6 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"{_PROG}: error: a command is required (see {_PROG} --help)", file=sys.stderr)
         return EXIT_USAGE
+    # Commands route the SDK's log records to the terminal; an in-process caller (a
+    # test, a notebook) gets its logger back as it was.
+    logger = logging.getLogger("nanobanana")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
     try:
         from ._commands import run
 
@@ -303,6 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of stdout went away (`| head`): stop quietly, as Unix tools do.
         _silence_stdout()
         return EXIT_FAILED
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])  # through setLevel: it clears the level cache
+        logger.propagate = saved[2]
 
 
 def _silence_stdout() -> None:

@@ -1,0 +1,377 @@
+"""Run every benchmark, keep the figures in ``results/latest.json``, write the docs page.
+
+Usage::
+
+    python benchmarks/run_all.py --quick          # a few minutes
+    python benchmarks/run_all.py                  # the full run (tens of minutes)
+    python benchmarks/run_all.py --only memory --memory-prompts 1000,5000
+    python benchmarks/run_all.py --render-only    # rewrite docs/performance.md only
+
+Each benchmark runs as its own process (``batch_cpu.py``, ``batch_throughput.py``,
+``batch_memory.py``) and hands back its JSON. With ``--only``, the benchmarks not run
+keep their previous figures in ``latest.json`` (each carries its own date and machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import BENCH_DIR, RESULTS_DIR, ROOT, log, machine_info, write_json
+
+BENCHMARKS = {
+    "cpu": "batch_cpu",
+    "throughput": "batch_throughput",
+    "memory": "batch_memory",
+}
+LATEST = RESULTS_DIR / "latest.json"
+DOC = ROOT / "docs" / "performance.md"
+
+
+def run_benchmark(name: str, args: list[str]) -> dict[str, Any]:
+    script = BENCH_DIR / f"{BENCHMARKS[name]}.py"
+    with tempfile.TemporaryDirectory(prefix="nb-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(script), *args, "--json-out", str(out)]
+        log(f"running {' '.join(cmd[1:])}")
+        started = time.monotonic()
+        proc = subprocess.run(cmd, check=False)
+        if proc.returncode != 0 or not out.exists():
+            raise SystemExit(f"{script.name} failed with exit code {proc.returncode}")
+        log(f"{script.name} took {time.monotonic() - started:.0f} s")
+        return json.loads(out.read_text())
+
+
+def summary_rows(benchmarks: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per headline figure: what, value, target, met."""
+    rows: list[dict[str, Any]] = []
+    cpu = benchmarks.get("batch_cpu")
+    if cpu:
+        for label, p in cpu["payloads"].items():
+            floor = p["variants"]["aiohttp"]["cpu_per_request_ms"]["median"]
+            for variant in ("generate", "batch"):
+                ratio = p["ratio_to_floor"][variant]["median"]
+                mine = p["variants"][variant]["cpu_per_request_ms"]["median"]
+                rows.append(
+                    {
+                        "figure": f"CPU/request, {variant}, {label} images",
+                        "value": f"{mine:.3f} ms vs {floor:.3f} ms (aiohttp)",
+                        "ratio": ratio,
+                        "target": f"<= {p['target_ratio']:.2f}x aiohttp",
+                        "met": ratio <= p["target_ratio"],
+                    }
+                )
+    tp = benchmarks.get("batch_throughput")
+    if tp:
+        v = tp["variants"]
+        rows.append(
+            {
+                "figure": (
+                    f"Throughput, batch, concurrency {tp['params']['concurrency']},"
+                    f" latency {tp['params']['server_latency_s']:g} s"
+                ),
+                "value": (
+                    f"{v['batch']['throughput_rps']['median']:.0f} req/s vs"
+                    f" {v['aiohttp']['throughput_rps']['median']:.0f} (aiohttp),"
+                    f" {tp['ideal_rps']:.0f} (ideal)"
+                ),
+                "ratio": tp["batch_vs_reference"],
+                "target": f">= {tp['target_ratio']:.2f}x {tp['reference']}",
+                "met": tp["batch_vs_reference"] >= tp["target_ratio"],
+            }
+        )
+        rows.append(
+            {
+                "figure": "Throughput, batch, errors",
+                "value": str(tp["errors"]),
+                "ratio": None,
+                "target": "0",
+                "met": tp["errors"] == 0,
+            }
+        )
+    mem = benchmarks.get("batch_memory")
+    if mem:
+        counts = mem["params"]["prompts"]
+        small, large = str(min(counts)), str(max(counts))
+        peak_large = mem["per_prompts"][large]["peak_rss_mb"]["median"]
+        peak_small = mem["per_prompts"][small]["peak_rss_mb"]["median"]
+        rows.append(
+            {
+                "figure": f"Peak RSS, batch of 1 MB images, {large} vs {small} prompts",
+                "value": f"{peak_large:.1f} MB vs {peak_small:.1f} MB",
+                "ratio": mem["ratio_largest_to_smallest"]["median"],
+                "target": f"<= {mem['target_flat_ratio']:.2f}x (flat)",
+                "met": mem["meets_target"]["flat"],
+            }
+        )
+        rows.append(
+            {
+                "figure": f"Peak RSS at {large} prompts",
+                "value": f"{peak_large:.1f} MB",
+                "ratio": None,
+                "target": f"< {mem['target_peak_mb']:.0f} MB",
+                "met": mem["meets_target"]["under_peak"],
+            }
+        )
+    return rows
+
+
+# -- the docs page -------------------------------------------------------------------
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}x"
+
+
+def _spread(s: dict[str, Any], fmt: str = "{:.3f}") -> str:
+    return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    b = doc["benchmarks"]
+    m = doc["machine"]
+    out: list[str] = []
+    w = out.append
+    w("# Performance")
+    w("")
+    w(
+        "How much the SDK costs on top of the HTTP work it does, measured against a plain "
+        "aiohttp loop on the same machine, in the same run. The scripts live in "
+        "`benchmarks/` (see `benchmarks/README.md`); this page is written by "
+        "`benchmarks/run_all.py` from `benchmarks/results/latest.json`."
+    )
+    w("")
+    w("## How the figures are made")
+    w("")
+    w(
+        "- The API is `nanobanana.testing.FakeServer`, run **in a process of its own** "
+        "(`benchmarks/_server.py`), so the client's CPU is measured alone."
+    )
+    w(
+        "- Every measurement runs in a **fresh subprocess**: CPU from "
+        "`time.process_time()` around the timed loop (after a warm-up that opens the "
+        "connections), peak memory from `resource.getrusage(RUSAGE_SELF).ru_maxrss`."
+    )
+    w(
+        "- The benchmark machines are shared and noisy, so every figure is a **ratio "
+        "against a baseline measured in the same run**, repeated with the variants in "
+        "rotating order, and the **median** is reported (with min-max in the tables below)."
+    )
+    w("- Nothing here is a timed assertion in the test suite.")
+    w("")
+    w("## Running them")
+    w("")
+    w("With the development install (`pip install -e '.[dev]'`), from the repository root:")
+    w("")
+    w("```console")
+    w("$ python benchmarks/run_all.py --quick     # a few minutes; rewrites this page")
+    w("$ python benchmarks/run_all.py             # the full run")
+    w("$ python benchmarks/batch_cpu.py --payloads 8KB,256KB")
+    w("$ python benchmarks/batch_throughput.py --concurrency 1000 --requests 3000")
+    w("$ python benchmarks/batch_memory.py --prompts 1000,10000")
+    w("```")
+    w("")
+    w(
+        "Each script prints a table and takes `--json-out FILE`; `--help` lists the "
+        "options. The throughput run raises its open-file limit to the hard limit itself."
+    )
+    w("")
+    w("## Latest figures")
+    w("")
+    quick = " (quick run: fewer requests and repetitions)" if doc.get("quick") else ""
+    w(
+        f"Measured {doc['generated']}{quick} on {m['cpu']} ({m['cpu_count']} CPUs), "
+        f"{m['platform']}, Python {m['python']}, aiohttp {m['aiohttp']}, "
+        f"nanobanana {m['nanobanana']} (commit {m.get('git_commit')}"
+        f"{', with local changes' if m.get('nanobanana_locally_modified') else ''}). "
+        f"Load average at the start: {', '.join(str(x) for x in m['loadavg'])}."
+    )
+    w("")
+    w("| Figure | Measured | Ratio | Target | Met |")
+    w("|---|---|---|---|---|")
+    for row in doc["summary"]:
+        met = "yes" if row["met"] else "**no**"
+        w(
+            f"| {row['figure']} | {row['value']} | {_fmt_ratio(row['ratio'])} |"
+            f" {row['target']} | {met} |"
+        )
+    w("")
+    cpu = b.get("batch_cpu")
+    if cpu:
+        p = cpu["params"]
+        w("### CPU per request")
+        w("")
+        w(
+            f"`benchmarks/batch_cpu.py`: the same N requests at concurrency "
+            f"{p['concurrency']}, server latency {p['server_latency_s']:g} s, "
+            f"{p['repetitions']} repetitions. Client CPU milliseconds per request, "
+            "median (min-max), and the ratio to the aiohttp floor taken within each "
+            "repetition."
+        )
+        w("")
+        w("| Images | N | aiohttp (floor) | generate | batch | generate / floor | batch / floor |")
+        w("|---|---|---|---|---|---|---|")
+        for label, q in cpu["payloads"].items():
+            v, r = q["variants"], q["ratio_to_floor"]
+            w(
+                f"| {label} | {q['requests']} | {_spread(v['aiohttp']['cpu_per_request_ms'])}"
+                f" | {_spread(v['generate']['cpu_per_request_ms'])}"
+                f" | {_spread(v['batch']['cpu_per_request_ms'])}"
+                f" | {_spread(r['generate'])} | {_spread(r['batch'])} |"
+            )
+        w("")
+    tp = b.get("batch_throughput")
+    if tp:
+        p, v = tp["params"], tp["variants"]
+        w("### Throughput at high concurrency")
+        w("")
+        w(
+            f"`benchmarks/batch_throughput.py`: {p['requests']} requests at concurrency "
+            f"{p['concurrency']}, server latency {p['server_latency_s']:g} s (ideal "
+            f"{tp['ideal_rps']:.0f} req/s), small images, {p['repetitions']} repetitions, "
+            "timed on a warm connection pool. `generate` (the SDK's requests in the "
+            "plain gather loop) separates the cost of a request from the batch engine's."
+        )
+        w("")
+        w("| Variant | req/s | / ideal | / aiohttp | CPU ms/request | errors |")
+        w("|---|---|---|---|---|---|")
+        ideal = tp["ideal_rps"]
+        for name in ("aiohttp", "generate", "batch"):
+            if name not in v:
+                continue
+            x = v[name]
+            rps = x["throughput_rps"]["median"]
+            vs_plain = {
+                "aiohttp": "1",
+                "generate": _spread(tp["generate_vs_aiohttp"])
+                if "generate_vs_aiohttp" in tp
+                else "",
+                "batch": _spread(tp["batch_vs_aiohttp"]),
+            }[name]
+            cpu_req = x.get("cpu_per_request_ms")
+            w(
+                f"| {name} | {_spread(x['throughput_rps'], '{:.0f}')} | {rps / ideal:.3f}"
+                f" | {vs_plain} | {_spread(cpu_req) if cpu_req else ''} | {x['errors']} |"
+            )
+        w("")
+    mem = b.get("batch_memory")
+    if mem:
+        p = mem["params"]
+        w("### Memory of a long batch")
+        w("")
+        w(
+            f"`benchmarks/batch_memory.py`: `client.batch(prompts, concurrency="
+            f"{p['concurrency']}, out_dir=...)` with ~1 MB images, each run in a fresh "
+            f"subprocess, {p['repetitions']} repetition(s). Peak RSS is `ru_maxrss`; "
+            "steady is the median of the RSS sampled after every 1 % of the items."
+        )
+        w("")
+        w("| Prompts | Peak RSS MB | Before the batch MB | Steady RSS MB | Wall s | errors |")
+        w("|---|---|---|---|---|---|")
+        for n, r in mem["per_prompts"].items():
+            w(
+                f"| {int(n):,} | {_spread(r['peak_rss_mb'], '{:.1f}')}"
+                f" | {r['rss_before_batch_mb']['median']:.1f}"
+                f" | {_spread(r['steady_rss_mb'], '{:.1f}')}"
+                f" | {r['wall_s']['median']:.1f} | {r['errors']} |"
+            )
+        w("")
+        w(
+            f"Peak ratio largest/smallest: {_spread(mem['ratio_largest_to_smallest'])}; "
+            f"steady-state ratio: {_spread(mem['steady_ratio_largest_to_smallest'])}."
+        )
+        w("")
+    w("## What each benchmark measures")
+    w("")
+    w(
+        "**CPU per request** (`batch_cpu.py`). Three ways to send the same requests to the "
+        "same server at the same concurrency: a hand-written aiohttp loop (one session, "
+        "`asyncio.gather` under a semaphore, `json.loads`, base64-decode every image: the "
+        "floor), `AsyncClient.generate` in that same loop, and `client.batch`. Payloads "
+        "of 8 KB, 256 KB and 1.5 MB per image: small ones show the fixed cost per request "
+        "(HTTP, parsing, the SDK's bookkeeping), large ones the cost per byte (copies, "
+        "base64). Target: the SDK within 1.10x of the floor."
+    )
+    w("")
+    w(
+        "**Throughput** (`batch_throughput.py`). Many slow requests at once: the server "
+        "waits 1 s before every answer, 1000 requests are in flight. The ideal is "
+        "concurrency / latency; on a small machine the plain loop itself falls short of it "
+        "(the server and the client share two cores), so the batch is held to 0.95x of "
+        "whichever is lower, with no errors."
+    )
+    w("")
+    w(
+        "**Memory** (`batch_memory.py`). A long batch that writes 1 MB images to `out_dir` "
+        "must use memory in proportion to its concurrency, not to its length: the peak "
+        "RSS for 10,000 prompts should match the one for 1,000 (ratio <= 1.10) and stay "
+        "under 200 MB. The peak is a maximum over bursts of answers, so a longer run can "
+        "show a slightly higher peak without anything accumulating; the steady-state "
+        "RSS tells the two apart."
+    )
+    w("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests and repetitions")
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help="comma-separated: cpu,throughput,memory"
+    )
+    parser.add_argument("--memory-prompts", default=None, help="e.g. 1000,10000")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite docs/performance.md from latest.json"
+    )
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite the docs page")
+    args = parser.parse_args(argv)
+
+    previous: dict[str, Any] = json.loads(LATEST.read_text()) if LATEST.exists() else {}
+    if args.render_only:
+        if not previous:
+            parser.error(f"{LATEST} does not exist yet")
+        DOC.write_text(render_markdown(previous))
+        log(f"wrote {DOC}")
+        return
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmarks {unknown}; choose from {list(BENCHMARKS)}")
+
+    benchmarks: dict[str, Any] = dict(previous.get("benchmarks", {}))
+    for name in names:
+        extra = ["--quick"] if args.quick else []
+        if name == "memory" and args.memory_prompts:
+            extra += ["--prompts", args.memory_prompts]
+        benchmarks[BENCHMARKS[name]] = run_benchmark(name, extra)
+
+    doc = {
+        "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "ran": [BENCHMARKS[n] for n in names],
+        "machine": machine_info(),
+        "summary": summary_rows(benchmarks),
+        "benchmarks": benchmarks,
+    }
+    write_json(LATEST, doc)
+    log(f"wrote {LATEST}")
+    if not args.no_docs:
+        DOC.write_text(render_markdown(doc))
+        log(f"wrote {DOC}")
+    for row in doc["summary"]:
+        status = "met" if row["met"] else "MISSED"
+        print(
+            f"{row['figure']}: {row['value']} {_fmt_ratio(row['ratio'])} "
+            f"(target {row['target']}) {status}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Resuming a batch from its manifest, including after the process was killed mid-run."""
+
+from __future__ import annotations
+
+import collections
+import json
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import nanobanana as nb
+from nanobanana._manifest import read_manifest
+from nanobanana.testing import FakeServer
+
+WORKER = Path(__file__).with_name("_batch_worker.py")
+
+
+def prompts(n: int) -> list[str]:
+    return [f"prompt number {i}" for i in range(n)]
+
+
+async def drain(batch: nb.AsyncBatch) -> list[nb.BatchItem]:
+    async with batch:
+        return [item async for item in batch]
+
+
+def raw_lines(out_dir: Path) -> list[str]:
+    return (out_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+
+
+def last_outcome(out_dir: Path) -> dict[str, str]:
+    """The status of each request key, as the last manifest line about it says."""
+    return {line["key"]: line["status"] for line in read_manifest(out_dir / "manifest.jsonl")}
+
+
+def assert_complete_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n"), path
+    pos, kind = 8, b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 8 + length
+        (crc,) = struct.unpack(">I", data[end : end + 4])
+        assert zlib.crc32(data[pos + 4 : end]) == crc, f"bad {kind!r} chunk in {path}"
+        pos = end + 4
+    assert kind == b"IEND", f"{path} is truncated"
+    assert pos == len(data), f"{path} has trailing bytes"
+
+
+async def test_resume_skips_what_succeeded_and_runs_what_failed_again(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    server.fail_next(2, 400)
+    first = await drain(client.batch(prompts(8), out_dir=tmp_path, concurrency=1))
+    assert [item.ok for item in sorted(first, key=lambda i: i.index)] == [False] * 2 + [True] * 6
+    server.reset()
+
+    again = client.batch(prompts(8), out_dir=tmp_path, resume=True)
+    items = {item.index: item for item in await drain(again)}
+
+    assert sorted(r.json["prompt"] for r in server.generation_requests) == prompts(2)
+    assert items[0].ok
+    assert items[1].ok
+    assert {items[i].skip_reason for i in range(2, 8)} == {"done"}
+    assert again.summary.skipped_by_reason == {"done": 6}
+    assert set(last_outcome(tmp_path).values()) == {"ok"}
+    assert len(raw_lines(tmp_path)) == 8 + 2  # "done" items add no line
+
+    server.reset()
+    third = client.batch(prompts(8), out_dir=tmp_path, resume=True)
+    await drain(third)
+    assert server.generation_requests == []
+    assert third.summary.skipped == 8
+
+
+async def test_resume_matches_requests_not_positions(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    requests: list[str | nb.ImageRequest] = [
+        *prompts(5),
+        nb.ImageRequest(prompt="wide", aspect_ratio="16:9"),
+    ]
+    await drain(client.batch(requests, out_dir=tmp_path))
+    server.reset()
+
+    changed: list[str | nb.ImageRequest] = [
+        nb.ImageRequest(prompt="wide", aspect_ratio="4:3"),
+        *reversed(requests),
+    ]
+    items = await drain(client.batch(changed, out_dir=tmp_path, resume=True))
+
+    assert [r.json["prompt"] for r in server.generation_requests] == ["wide"]
+    assert server.generation_requests[0].json["aspect_ratio"] == "4:3"
+    assert sum(item.skip_reason == "done" for item in items) == 6
+
+
+async def test_a_prompt_listed_twice_needs_two_successes(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    await drain(client.batch(["same", "same", "other"], out_dir=tmp_path))
+    server.reset()
+
+    items = await drain(client.batch(["same"] * 3, out_dir=tmp_path, resume=True))
+
+    assert len(server.generation_requests) == 1
+    assert sorted(item.status for item in items) == ["ok", "skipped", "skipped"]
+
+
+async def test_a_torn_last_line_is_ignored_and_the_next_run_starts_a_new_line(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    await drain(client.batch(prompts(3), out_dir=tmp_path))
+    manifest = tmp_path / "manifest.jsonl"
+    with manifest.open("ab") as fh:
+        fh.write(b'{"index":3,"key":"0123456789abcdef","status":"o')  # killed mid-write
+    server.reset()
+
+    await drain(client.batch(prompts(4), out_dir=tmp_path, resume=True))
+
+    assert [r.json["prompt"] for r in server.generation_requests] == ["prompt number 3"]
+    lines = raw_lines(tmp_path)
+    assert len(lines) == 5
+    torn = [line for line in lines if not line.endswith("}")]
+    assert torn == ['{"index":3,"key":"0123456789abcdef","status":"o']
+    for line in lines:
+        if line not in torn:
+            json.loads(line)
+    records = list(read_manifest(manifest))
+    assert sorted(r["index"] for r in records) == [0, 1, 2, 3]
+    assert set(last_outcome(tmp_path).values()) == {"ok"}
+
+
+def _manifest_line_count(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def test_a_batch_killed_half_way_resumes_to_exactly_one_success_per_prompt(
+    tmp_path: Path,
+) -> None:
+    out_dir = tmp_path / "out"
+    manifest = out_dir / "manifest.jsonl"
+    count = 60
+    with FakeServer(latency=0.05) as server:
+        assert server.api_key is not None
+        command = [sys.executable, str(WORKER), server.url, server.api_key, str(out_dir)]
+        command.append(str(count))
+        errors = tmp_path / "stderr.txt"
+        with errors.open("wb") as stderr:
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+            try:
+                deadline = time.monotonic() + 30
+                while _manifest_line_count(manifest) < 10:
+                    assert proc.poll() is None, errors.read_text()
+                    assert time.monotonic() < deadline, "the worker wrote no manifest"
+                    time.sleep(0.005)
+                proc.send_signal(signal.SIGKILL)
+            finally:
+                proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        killed_at = _manifest_line_count(manifest)
+        assert killed_at < count, "the worker finished before it could be killed"
+
+        for _ in range(3):
+            done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+            if done.returncode == 0:
+                break
+        assert done.returncode == 0, done.stderr.decode()
+        sent = collections.Counter(r.json["prompt"] for r in server.generation_requests)
+
+    records: list[dict[str, Any]] = list(read_manifest(manifest))
+    ok_per_key = collections.Counter(r["key"] for r in records if r["status"] == "ok")
+    ok_prompts = {r["prompt"] for r in records if r["status"] == "ok"}
+    assert ok_prompts == {f"worker prompt {i}" for i in range(count)}
+    assert len(ok_per_key) == count
+    assert set(ok_per_key.values()) == {1}  # no prompt succeeded twice
+    # Only prompts cut off by the kill were asked for twice.
+    assert sum(n - 1 for n in sent.values()) <= 4
+
+    files = sorted(p for p in out_dir.iterdir() if p.name != "manifest.jsonl")
+    assert [p for p in files if p.name.startswith(".") or p.suffix != ".png"] == []
+    assert len(files) == count
+    for path in files:
+        assert_complete_png(path)
+    for record in records:
+        if record["status"] == "ok":
+            assert all((out_dir / name).is_file() for name in record["paths"])

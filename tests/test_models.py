@@ -1,0 +1,198 @@
+"""Every model of the API notes, by constant and by id; unknown ids pass through."""
+
+from __future__ import annotations
+
+import pytest
+from _raw_api import png
+
+import nanobanana as nb
+from nanobanana.testing import FakeServer
+
+# The table of API-NOTES.md: (constant, id, kind), one row per id.
+GENERATE_MODELS = [
+    ("NANO_BANANA", "google/gemini-2.5-flash-image"),
+    ("GEMINI_2_5_FLASH_IMAGE", "google/gemini-2.5-flash-image"),
+    ("NANO_BANANA_PRO", "google/nano-banana-pro"),
+    ("GEMINI_3_PRO_IMAGE_PREVIEW", "google/gemini-3-pro-image-preview"),
+    ("NANO_BANANA_2", "google/nano-banana-2"),
+    ("GEMINI_3_1_FLASH_IMAGE_PREVIEW", "google/gemini-3-1-flash-image-preview"),
+    ("NANO_BANANA_2_LITE", "google/gemini-3-1-flash-lite-image"),
+]
+EDIT_MODELS = [
+    ("NANO_BANANA_EDIT", "google/gemini-2.5-flash-image-edit"),
+    ("GEMINI_2_5_FLASH_IMAGE_EDIT", "google/gemini-2.5-flash-image-edit"),
+    ("NANO_BANANA_PRO_EDIT", "google/nano-banana-pro-edit"),
+    ("GEMINI_3_PRO_IMAGE_PREVIEW_EDIT", "google/gemini-3-pro-image-preview-edit"),
+    ("NANO_BANANA_2", "google/nano-banana-2"),
+    ("GEMINI_3_1_FLASH_IMAGE_PREVIEW", "google/gemini-3-1-flash-image-preview"),
+    ("NANO_BANANA_2_LITE", "google/gemini-3-1-flash-lite-image"),
+]
+ALIASES = [
+    ("google/nano-banana-pro", "google/gemini-3-pro-image-preview"),
+    ("google/nano-banana-pro-edit", "google/gemini-3-pro-image-preview-edit"),
+    ("google/nano-banana-2", "google/gemini-3-1-flash-image-preview"),
+]
+HAS_RESOLUTION = {
+    "google/nano-banana-pro",
+    "google/gemini-3-pro-image-preview",
+    "google/nano-banana-pro-edit",
+    "google/gemini-3-pro-image-preview-edit",
+    "google/nano-banana-2",
+    "google/gemini-3-1-flash-image-preview",
+    "google/gemini-3-1-flash-lite-image",
+}
+
+
+@pytest.mark.parametrize(("name", "model_id"), GENERATE_MODELS + EDIT_MODELS)
+def test_every_documented_model_has_a_constant_equal_to_its_id(name: str, model_id: str) -> None:
+    assert getattr(nb.Model, name) == model_id
+    assert nb.Model(model_id) == model_id
+    assert nb.model_info(model_id) is not None
+
+
+@pytest.mark.parametrize("by", ["constant", "id"])
+@pytest.mark.parametrize(("name", "model_id"), GENERATE_MODELS)
+async def test_generate_with_every_model(
+    client: nb.AsyncClient, server: FakeServer, name: str, model_id: str, by: str
+) -> None:
+    model = getattr(nb.Model, name) if by == "constant" else model_id
+    resolution = "2K" if model_id in HAS_RESOLUTION else None
+
+    result = await client.generate("a red kite", model=model, resolution=resolution)
+
+    sent = server.generation_requests[0].json
+    assert sent["model"] == model_id
+    assert type(sent["model"]) is str
+    assert result.model == model_id
+    assert result.image.mime_type == "image/png"
+
+
+@pytest.mark.parametrize("by", ["constant", "id"])
+@pytest.mark.parametrize(("name", "model_id"), EDIT_MODELS)
+async def test_edit_with_every_model(
+    client: nb.AsyncClient, server: FakeServer, name: str, model_id: str, by: str
+) -> None:
+    model = getattr(nb.Model, name) if by == "constant" else model_id
+
+    result = await client.edit("make it night", images=[png()], model=model)
+
+    sent = server.generation_requests[0].json
+    assert sent["model"] == model_id
+    assert len(sent["image_urls"]) == 1
+    assert result.model == model_id
+
+
+@pytest.mark.parametrize(("canonical", "alias"), ALIASES)
+def test_both_ids_of_an_aliased_model_are_the_same_model(canonical: str, alias: str) -> None:
+    assert nb.model_info(alias) == nb.model_info(canonical)
+    assert set(nb.model_info(canonical).ids) == {canonical, alias}  # type: ignore[union-attr]
+
+
+def test_known_models_lists_the_six_documented_models() -> None:
+    ids = {mid for info in nb.known_models() for mid in info.ids}
+
+    assert len(nb.known_models()) == 6
+    assert ids == {mid for _, mid in GENERATE_MODELS + EDIT_MODELS}
+
+
+async def test_unknown_model_id_is_sent_as_given(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    result = await client.generate(
+        "a red kite", model="acme/banana-9000", num_images=2, resolution="4K"
+    )
+
+    sent = server.generation_requests[0].json
+    assert sent["model"] == "acme/banana-9000"
+    assert (sent["num_images"], sent["resolution"]) == (2, "4K")
+    assert result.model == "acme/banana-9000"
+    assert len(result.images) == 2
+
+
+async def test_unknown_model_id_is_kept_for_an_edit(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    await client.edit("make it night", images=[png()], model="acme/banana-9000")
+
+    assert server.generation_requests[0].json["model"] == "acme/banana-9000"
+
+
+async def test_unknown_client_model_is_sent_as_given(server: FakeServer) -> None:
+    async with nb.AsyncClient(
+        api_key=server.api_key, base_url=server.url, model="acme/banana-9000"
+    ) as client:
+        await client.generate("a red kite")
+        await client.edit("make it night", images=[png()])
+
+    assert [r.json["model"] for r in server.generation_requests] == ["acme/banana-9000"] * 2
+
+
+async def test_extra_body_sends_a_parameter_of_a_newer_api(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    await client.generate(
+        "a red kite", model=nb.Model.NANO_BANANA_2, extra_body={"enable_web_search": True}
+    )
+
+    assert server.generation_requests[0].json["enable_web_search"] is True
+
+
+async def test_nano_banana_2_refuses_num_images_before_sending(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    with pytest.raises(nb.ValidationError, match="num_images"):
+        await client.generate("a red kite", model=nb.Model.NANO_BANANA_2, num_images=2)
+
+    assert server.requests == []
+
+
+async def test_nano_banana_2_refuses_a_ratio_it_does_not_document(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    with pytest.raises(nb.ValidationError, match=r"aspect_ratio.*1:1, 9:16, 16:9, 3:4, 4:3"):
+        await client.generate("a red kite", model=nb.Model.NANO_BANANA_2, aspect_ratio="21:9")
+
+    assert server.requests == []
+
+
+async def test_flash_image_refuses_resolution_before_sending(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    with pytest.raises(nb.ValidationError, match="resolution"):
+        await client.generate("a red kite", resolution="2K")
+
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        nb.Model.NANO_BANANA_EDIT,
+        nb.Model.NANO_BANANA_PRO_EDIT,
+        nb.Model.GEMINI_3_PRO_IMAGE_PREVIEW_EDIT,
+    ],
+)
+async def test_generate_with_an_edit_model_asks_for_images_before_sending(
+    client: nb.AsyncClient, server: FakeServer, model: str
+) -> None:
+    with pytest.raises(nb.ValidationError, match="images"):
+        await client.generate("a red kite", model=model)
+
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("model", "limit"),
+    [(nb.Model.NANO_BANANA_PRO_EDIT, 14), (nb.Model.NANO_BANANA_2, 5)],
+)
+async def test_more_input_images_than_a_model_takes_are_refused(
+    client: nb.AsyncClient, server: FakeServer, model: str, limit: int
+) -> None:
+    images = [png(str(i)) for i in range(limit + 1)]
+
+    with pytest.raises(nb.ValidationError, match=f"at most {limit}"):
+        await client.edit("combine", images=images, model=model)
+    await client.edit("combine", images=images[:limit], model=model)
+
+    assert len(server.generation_requests) == 1
+    assert len(server.generation_requests[0].json["image_urls"]) == limit
