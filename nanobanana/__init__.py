@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._batch import AsyncBatch
+    from ._batch import AsyncBatch, BatchInput
     from ._batch_models import BatchItem, BatchSummary
     from ._catalog import ASPECT_RATIOS, RESOLUTIONS, Model, ModelInfo, known_models, model_info
     from ._client import AsyncClient
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 # HTTP stack (aiohttp) loads only when a client is actually needed.
 _LAZY: dict[str, str] = {
     "AsyncBatch": "._batch",
+    "BatchInput": "._batch",
     "BatchItem": "._batch_models",
     "BatchSummary": "._batch_models",
     "ASPECT_RATIOS": "._catalog",
@@ -116,6 +117,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Batch",
+    "BatchInput",
     "BatchItem",
     "BatchSummary",
     "Client",

@@ -56,7 +56,7 @@ __all__ = ["AsyncBatch", "BatchInput", "BatchOptions", "ProgressCallback"]
 log = logging.getLogger("nanobanana")
 
 #: One input of a batch: a prompt, or a full request.
-BatchInput: TypeAlias = "str | ImageRequest"
+BatchInput: TypeAlias = str | ImageRequest
 #: Called with a :class:`BatchSummary` after every finished item; may be async.
 ProgressCallback: TypeAlias = "Callable[[BatchSummary], Awaitable[None] | None]"
 
@@ -150,7 +150,9 @@ class _Engine:
         self.planned_requests = 0
         self.planned_images = 0
         self.stop_reason: str | None = None
+        self.ended: float | None = None
         self.stop_error: NanoBananaError | None = None
+        self.crash: Exception | None = None
         self.throttle: Throttle | None = None
         self.manifest: ManifestWriter | None = None
         self.resume_counts: dict[str, int] = {}
@@ -175,11 +177,11 @@ class _Engine:
     # -- snapshot -------------------------------------------------------------------
 
     def summary(self) -> BatchSummary:
-        elapsed = time.monotonic() - self.started
+        elapsed = (self.ended or time.monotonic()) - self.started
         finished = sum(self.counts.values())
         rate = finished / elapsed if elapsed > 0 else 0.0
         eta = None
-        if self.total is not None and rate > 0:
+        if self.total is not None and rate > 0 and self.ended is None:
             eta = max(self.total - finished, 0) / rate
         throttle = self.throttle
         return BatchSummary(
@@ -218,9 +220,17 @@ class _Engine:
         )
         try:
             await self._open_out_dir()
-            async with anyio.create_task_group() as tg:
-                self._workers = tg.cancel_scope
-                await self._produce(tg)
+            try:
+                async with anyio.create_task_group() as tg:
+                    self._workers = tg.cancel_scope
+                    await self._produce(tg)
+            except BaseExceptionGroup as group:
+                # A failing progress callback or disk write is the caller's error, not
+                # a group of one.
+                leaves = _leaves(group)
+                if len(leaves) == 1:
+                    raise leaves[0] from None
+                raise
             with anyio.CancelScope(shield=True):
                 for item in sorted(self.handing.values(), key=lambda i: i.index):
                     await self._hand_out(item)
@@ -236,23 +246,39 @@ class _Engine:
                 self.active.clear()
                 self.waiting = None
         finally:
+            # Cancelled (closed, Ctrl-C): what was read but not finished is still
+            # recorded, so the manifest has one final line for every item read.
+            unfinished = dict(self.active)
+            if self.waiting is not None:
+                index, request, key = self.waiting
+                unfinished[index] = (request, key)
+            for index in sorted(unfinished):
+                request, key = unfinished[index]
+                self._record(self._skip(index, request, key, "stopped"))
+            self.active.clear()
+            self.waiting = None
+            self.ended = time.monotonic()
             if self.manifest is not None:
                 self.manifest.close()
             send.close()
+        if self.crash is not None:
+            raise self.crash
         if self.stop_error is not None:
             raise self.stop_error
 
     async def _open_out_dir(self) -> None:
         out = self.opts.out_dir
-        if out is None or self.opts.dry_run:
+        if out is None:
             return
+        path = out / MANIFEST_NAME
+        if self.opts.resume:
+            self.resume_counts = dict(succeeded_keys(path))
+        if self.opts.dry_run:
+            return  # a dry run reads the manifest, to count what a resume would send
         out.mkdir(parents=True, exist_ok=True)
         removed = clean_partial_files(out)
         if removed:
             log.info("removed %d partial file(s) left in %s by an interrupted run", removed, out)
-        path = out / MANIFEST_NAME
-        if self.opts.resume:
-            self.resume_counts = dict(succeeded_keys(path))
         self.manifest = ManifestWriter(path)
         self.manifest.open()
 
@@ -279,25 +305,41 @@ class _Engine:
                     break
 
     def _stopped_hard(self) -> bool:
-        return self.stop_error is not None
+        return self.stop_error is not None or self.crash is not None
+
+    def _crash(self, error: Exception) -> None:
+        """Stop everything on an error of the caller's side (callback, disk): it is
+        raised from the iteration, as itself, once the workers have stopped."""
+        if self.crash is None:
+            self.crash = error
+            self.stop_reason = f"stopped by {type(error).__name__}: {error}"
+        if self._workers is not None:
+            self._workers.cancel()
+        self._notify()
 
     async def _admit(self, tg: anyio.abc.TaskGroup, raw: Any) -> None:
         index = self.read
         self.read += 1
+        request: ImageRequest | None = None
         try:
             request = raw if isinstance(raw, ImageRequest) else ImageRequest(prompt=raw)
-            key = request_key(request)
+            # The key names the model the request goes to, so changing the client's
+            # default model between runs does not pass old images off as done.
+            model = self.client.resolve_model(request)
+            key = request_key(request if request.model else attrs.evolve(request, model=model))
         except ValidationError as exc:
             await self._finish(
-                BatchItem(index=index, request=None, key=None, status="failed", error=exc)
+                BatchItem(index=index, request=request, key=None, status="failed", error=exc)
             )
-            return
-        if self.opts.dry_run:
-            await self._dry_run(index, request, key)
+            if self.opts.fail_fast:
+                self._stop(exc)
             return
         if self.resume_counts.get(key, 0) > 0:
             self.resume_counts[key] -= 1
             await self._finish(self._skip(index, request, key, "done"))
+            return
+        if self.opts.dry_run:
+            await self._dry_run(index, request, key)
             return
         self.waiting = (index, request, key)
         await self._wait_for_room(index)
@@ -364,8 +406,7 @@ class _Engine:
 
     async def _dry_run(self, index: int, request: ImageRequest, key: str) -> None:
         try:
-            self.client.resolve_model(request)
-            await encode_images(request.images)
+            await encode_images(request.images)  # the model was resolved on reading
         except ValidationError as exc:
             await self._finish(
                 BatchItem(index=index, request=request, key=key, status="failed", error=exc)
@@ -408,9 +449,13 @@ class _Engine:
             return
         paths: tuple[Path, ...] = ()
         if self.opts.out_dir is not None:
-            paths = await anyio.to_thread.run_sync(
-                _write_images, self.opts.out_dir, index, request.prompt, result
-            )
+            try:
+                paths = await anyio.to_thread.run_sync(
+                    _write_images, self.opts.out_dir, index, request.prompt, result
+                )
+            except OSError as exc:  # a full disk fails every item after this one too
+                self._crash(exc)
+                return
             self.images_written += len(paths)
         self._account(result, request)
         item = BatchItem(
@@ -459,23 +504,30 @@ class _Engine:
                 self._workers.cancel()
         self._notify()
 
-    async def _finish(self, item: BatchItem) -> None:
-        """Count, record and hand out one finished item."""
+    def _record(self, item: BatchItem) -> None:
+        """Count one finished item and write its manifest line."""
         self.counts[item.status] += 1
         if item.skip_reason is not None:
             self.skips[item.skip_reason] = self.skips.get(item.skip_reason, 0) + 1
         if self.manifest is not None and item.skip_reason != "done":
             self.manifest.write(_manifest_record(item))
+
+    async def _finish(self, item: BatchItem) -> None:
+        """Count, record and hand out one finished item."""
+        self._record(item)
         self._notify()
         # Queued before the progress hook runs, so that a stop cannot lose the item.
         if self.opts.ordered:
             self.pending[item.index] = item
         else:
             self.handing[item.index] = item
-        if self.opts.progress is not None:
-            outcome = self.opts.progress(self.summary())
-            if inspect.isawaitable(outcome):
-                await outcome
+        if self.opts.progress is not None and self.crash is None:
+            try:
+                outcome = self.opts.progress(self.summary())
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception as exc:
+                self._crash(exc)
         if not self.opts.ordered:
             await self._hand_out(item)
             return
@@ -496,6 +548,13 @@ class _Engine:
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             await self._send.send(item)
         self.handing.pop(item.index, None)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
 
 
 def _write_images(out_dir: Path, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:

@@ -403,7 +403,7 @@ async def test_summary_at_the_end(client: nb.AsyncClient, server: FakeServer) ->
     assert summary.in_flight == 0
     assert summary.elapsed > 0
     assert summary.rate == pytest.approx(6 / summary.elapsed, rel=0.5)
-    assert summary.eta == 0
+    assert summary.eta is None  # nothing left to wait for
     assert summary.stop_reason is None
 
 
@@ -657,3 +657,66 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path) -> None:
         client.batch(["x"], resume=True)
     with pytest.raises(nb.ValidationError, match="max_spend_usd"):
         client.batch(["x"], max_spend_usd=-1)
+
+
+# -- errors the caller makes, and closing early ---------------------------------------
+
+
+async def test_an_error_in_the_progress_callback_comes_out_as_itself(
+    client: nb.AsyncClient,
+) -> None:
+    def progress(summary: nb.BatchSummary) -> None:
+        raise LookupError("my progress bar broke")
+
+    with pytest.raises(LookupError, match="my progress bar broke"):
+        await collect(client.batch(prompts(3), progress=progress))
+
+
+async def test_fail_fast_stops_on_an_input_that_is_invalid_when_read(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    items: list[nb.BatchItem] = []
+    with pytest.raises(nb.ValidationError, match="prompt"):
+        await collect_into(items, client.batch(["  ", *prompts(20)], fail_fast=True))
+    assert items[0].index == 0
+    assert not items[0].ok
+    assert len(server.generation_requests) == 0
+
+
+async def test_closing_a_batch_early_records_what_was_in_flight_as_stopped(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    server.slow_next(2, 0.0)
+    server.slow_next(20, 5.0)
+    batch = client.batch(prompts(20), concurrency=4, out_dir=tmp_path)
+    async with batch:
+        first = await batch.__anext__()
+        while sum(r.outcome == "pending" for r in server.generation_requests) < 3:
+            await anyio.sleep(0.01)
+    lines = manifest_lines(tmp_path)
+    assert first.ok
+    assert len({line["index"] for line in lines}) == len(lines) == batch.summary.read
+    assert {line["status"] for line in lines} == {"ok", "skipped"}
+    assert {line.get("skip_reason") for line in lines if line["status"] == "skipped"} == {"stopped"}
+
+
+async def test_the_summary_stops_its_clock_when_the_batch_ends(client: nb.AsyncClient) -> None:
+    batch = client.batch(prompts(3))
+    summary = await batch.run()
+    await anyio.sleep(0.05)
+    assert batch.summary.elapsed == summary.elapsed
+    assert summary.eta is None
+
+
+async def test_a_full_disk_stops_the_batch_with_the_disk_error(
+    client: nb.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(target: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("nanobanana._batch.atomic_write", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        await collect(client.batch(prompts(10), out_dir=tmp_path, concurrency=2))
+    lines = manifest_lines(tmp_path)
+    assert lines
+    assert all(line["status"] == "skipped" for line in lines)

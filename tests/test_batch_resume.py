@@ -193,3 +193,30 @@ def test_a_batch_killed_half_way_resumes_to_exactly_one_success_per_prompt(
     for record in records:
         if record["status"] == "ok":
             assert all((out_dir / name).is_file() for name in record["paths"])
+
+
+async def test_a_dry_run_with_resume_counts_only_what_a_resume_would_send(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    await drain(client.batch(prompts(4), out_dir=tmp_path))
+    sent = len(server.generation_requests)
+
+    batch = client.batch(prompts(10), out_dir=tmp_path, resume=True, dry_run=True)
+    items = await drain(batch)
+
+    assert len(server.generation_requests) == sent
+    assert batch.summary.planned_requests == 6
+    assert [i.skip_reason for i in items].count("done") == 4
+
+
+async def test_changing_the_default_model_between_runs_sends_everything_again(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    async with nb.AsyncClient(api_key=server.api_key, base_url=server.url) as first:
+        await drain(first.batch(prompts(3), out_dir=tmp_path))
+    async with nb.AsyncClient(
+        api_key=server.api_key, base_url=server.url, model=nb.Model.NANO_BANANA_PRO
+    ) as second:
+        items = await drain(second.batch(prompts(3), out_dir=tmp_path, resume=True))
+    assert [i.status for i in items] == ["ok", "ok", "ok"]
+    assert {r.json["model"] for r in server.generation_requests[-3:]} == {"google/nano-banana-pro"}

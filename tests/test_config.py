@@ -299,7 +299,5 @@ async def test_no_proxy_and_trust_env_false_bypass_the_proxy(
     async with nb.AsyncClient(api_key=server.api_key, base_url=server.url) as c:
         assert (await c.generate("a red kite")).image.mime_type == "image/png"
     monkeypatch.setenv("NO_PROXY", "")
-    async with nb.AsyncClient(
-        api_key=server.api_key, base_url=server.url, trust_env=False
-    ) as c:
+    async with nb.AsyncClient(api_key=server.api_key, base_url=server.url, trust_env=False) as c:
         assert (await c.generate("a red kite")).image.mime_type == "image/png"
