@@ -134,6 +134,16 @@ def _spread(s: dict[str, Any], fmt: str = "{:.3f}") -> str:
     return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
 
 
+def _measured_on(bench: dict[str, Any]) -> str:
+    m = bench.get("machine", {})
+    local = " with local changes" if m.get("nanobanana_locally_modified") else ""
+    return (
+        f"Measured {m.get('date', '?')}, nanobanana commit {m.get('git_commit')}{local} "
+        f"(sources {m.get('nanobanana_sources_sha256')}), load average "
+        f"{', '.join(str(x) for x in m.get('loadavg', []))} at the start."
+    )
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     b = doc["benchmarks"]
     m = doc["machine"]
@@ -187,11 +197,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     w("")
     quick = " (quick run: fewer requests and repetitions)" if doc.get("quick") else ""
     w(
-        f"Measured {doc['generated']}{quick} on {m['cpu']} ({m['cpu_count']} CPUs), "
-        f"{m['platform']}, Python {m['python']}, aiohttp {m['aiohttp']}, "
-        f"nanobanana {m['nanobanana']} (commit {m.get('git_commit')}"
-        f"{', with local changes' if m.get('nanobanana_locally_modified') else ''}). "
-        f"Load average at the start: {', '.join(str(x) for x in m['loadavg'])}."
+        f"Written {doc['generated']}{quick}. Machine: {m['cpu']} ({m['cpu_count']} CPUs), "
+        f"{m['platform']}, Python {m['python']}, aiohttp {m['aiohttp']}, nanobanana "
+        f"{m['nanobanana']}. Each section below says which commit of the SDK it measured."
     )
     w("")
     w("| Figure | Measured | Ratio | Target | Met |")
@@ -216,6 +224,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
             "repetition."
         )
         w("")
+        w(_measured_on(cpu))
+        w("")
         w("| Images | N | aiohttp (floor) | generate | batch | generate / floor | batch / floor |")
         w("|---|---|---|---|---|---|---|")
         for label, q in cpu["payloads"].items():
@@ -239,6 +249,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
             "timed on a warm connection pool. `generate` (the SDK's requests in the "
             "plain gather loop) separates the cost of a request from the batch engine's."
         )
+        w("")
+        w(_measured_on(tp))
         w("")
         w("| Variant | req/s | / ideal | / aiohttp | CPU ms/request | errors |")
         w("|---|---|---|---|---|---|")
@@ -272,6 +284,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
             f"subprocess, {p['repetitions']} repetition(s). Peak RSS is `ru_maxrss`; "
             "steady is the median of the RSS sampled after every 1 % of the items."
         )
+        w("")
+        w(_measured_on(mem))
         w("")
         w("| Prompts | Peak RSS MB | Before the batch MB | Steady RSS MB | Wall s | errors |")
         w("|---|---|---|---|---|---|")

@@ -157,6 +157,7 @@ class _Engine:
         self.manifest: ManifestWriter | None = None
         self.resume_counts: dict[str, int] = {}
         self.active: dict[int, tuple[ImageRequest, str]] = {}
+        self.hooks: dict[int, _ItemHooks] = {}
         # Workers alive, including those still handing their item to the consumer: a
         # slow consumer holds its slots, so no more inputs are read than it can take.
         self.slots = 0
@@ -326,7 +327,9 @@ class _Engine:
             # The key names the model the request goes to, so changing the client's
             # default model between runs does not pass old images off as done.
             model = self.client.resolve_model(request)
-            key = request_key(request if request.model else attrs.evolve(request, model=model))
+            key = request_key(
+                request if request.model == model else attrs.evolve(request, model=model)
+            )
         except ValidationError as exc:
             await self._finish(
                 BatchItem(index=index, request=request, key=None, status="failed", error=exc)
@@ -417,7 +420,20 @@ class _Engine:
         await self._finish(self._skip(index, request, key, "dry_run"))
 
     def _skip(self, index: int, request: ImageRequest, key: str, why: SkipReason) -> BatchItem:
-        return BatchItem(index=index, request=request, key=key, status="skipped", skip_reason=why)
+        # An item stopped in flight keeps the count of the requests it did send.
+        hooks = self.hooks.pop(index, None)
+        attempts, elapsed = 0, 0.0
+        if hooks is not None and hooks.first_sent is not None:
+            attempts, elapsed = hooks.attempts, time.monotonic() - hooks.first_sent
+        return BatchItem(
+            index=index,
+            request=request,
+            key=key,
+            status="skipped",
+            skip_reason=why,
+            attempts=attempts,
+            elapsed=elapsed,
+        )
 
     async def _work(self, index: int, request: ImageRequest, key: str) -> None:
         try:
@@ -428,7 +444,7 @@ class _Engine:
 
     async def _work_on(self, index: int, request: ImageRequest, key: str) -> None:
         assert self.throttle is not None
-        hooks = _ItemHooks(self.throttle)
+        hooks = self.hooks[index] = _ItemHooks(self.throttle)
         try:
             result = await self.client._execute(request, self.call, hooks)
         except NanoBananaError as exc:
@@ -443,6 +459,7 @@ class _Engine:
                 elapsed=elapsed,
             )
             self.active.pop(index, None)
+            self.hooks.pop(index, None)
             await self._finish(item)
             if isinstance(exc, _FATAL) or self.opts.fail_fast:
                 self._stop(exc)
@@ -471,6 +488,7 @@ class _Engine:
             request_id=result.request_id,
         )
         self.active.pop(index, None)
+        self.hooks.pop(index, None)
         await self._finish(item)
 
     def _account(self, result: ImageResult, request: ImageRequest) -> None:

@@ -52,7 +52,7 @@ from ._inputs import encode_images
 from ._models import GeneratedImage, ImageInput, ImageRequest, ImageResult, Timeout, Usage
 from ._models import check_model_params as _check_model_params
 from ._retry import RetryPolicy, backoff_delay
-from ._transport import RawResponse, Transport
+from ._transport import RawResponse, Transport, redact_url
 
 if TYPE_CHECKING:
     from ._batch import AsyncBatch, BatchInput, ProgressCallback
@@ -536,8 +536,8 @@ class AsyncClient:
                 hooks.after_attempt(None)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
-                    "POST %s: HTTP %d, %d bytes in %.3f s (attempt %d, request id %s)",
-                    self._url,
+                    "POST %s: HTTP %d, %d bytes after %.3f s (attempt %d, request id %s)",
+                    redact_url(self._url),
                     raw.status,
                     len(raw.body),
                     time.monotonic() - started,

@@ -698,6 +698,8 @@ async def test_closing_a_batch_early_records_what_was_in_flight_as_stopped(
     assert len({line["index"] for line in lines}) == len(lines) == batch.summary.read
     assert {line["status"] for line in lines} == {"ok", "skipped"}
     assert {line.get("skip_reason") for line in lines if line["status"] == "skipped"} == {"stopped"}
+    # The ones cut short in flight say that their request was sent.
+    assert sum(line["attempts"] == 1 for line in lines if line["status"] == "skipped") >= 3
 
 
 async def test_the_summary_stops_its_clock_when_the_batch_ends(client: nb.AsyncClient) -> None:

@@ -121,7 +121,14 @@ class Interrupt:
 
 
 def _client_options(args: Any) -> dict[str, Any]:
-    return {"timeout": args.timeout, "max_retries": args.max_retries}
+    # Only what was given: the client's defaults stand for the rest (a timeout of
+    # None would mean "no limit", not "the default").
+    options: dict[str, Any] = {}
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    if args.max_retries is not None:
+        options["max_retries"] = args.max_retries
+    return options
 
 
 @asynccontextmanager
