@@ -237,27 +237,13 @@ class _Engine:
                     await self._hand_out(item)
                 await self._emit_ready()
                 # Items that were in flight, or waiting for a slot, when the batch stopped.
-                unfinished = dict(self.active)
-                if self.waiting is not None:
-                    index, request, key = self.waiting
-                    unfinished[index] = (request, key)
-                for index in sorted(unfinished):
-                    request, key = unfinished[index]
-                    await self._finish(self._skip(index, request, key, "stopped"))
-                self.active.clear()
-                self.waiting = None
+                for item in self._take_unfinished():
+                    await self._finish(item)
         finally:
             # Cancelled (closed, Ctrl-C): what was read but not finished is still
             # recorded, so the manifest has one final line for every item read.
-            unfinished = dict(self.active)
-            if self.waiting is not None:
-                index, request, key = self.waiting
-                unfinished[index] = (request, key)
-            for index in sorted(unfinished):
-                request, key = unfinished[index]
-                self._record(self._skip(index, request, key, "stopped"))
-            self.active.clear()
-            self.waiting = None
+            for item in self._take_unfinished():
+                self._record(item)
             self.ended = time.monotonic()
             if self.manifest is not None:
                 self.manifest.close()
@@ -266,6 +252,16 @@ class _Engine:
             raise self.crash
         if self.stop_error is not None:
             raise self.stop_error
+
+    def _take_unfinished(self) -> list[BatchItem]:
+        """Items read but not finished, as "stopped" items, in input order."""
+        unfinished = dict(self.active)
+        if self.waiting is not None:
+            index, request, key = self.waiting
+            unfinished[index] = (request, key)
+        self.active.clear()
+        self.waiting = None
+        return [self._skip(i, *unfinished[i], "stopped") for i in sorted(unfinished)]
 
     async def _open_out_dir(self) -> None:
         out = self.opts.out_dir

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import base64
-import json
-import struct
 import time
-import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from _helpers import assert_complete_png, manifest
 
 import nanobanana as nb
 from nanobanana.testing import FakeServer, make_png
@@ -34,29 +32,6 @@ async def collect_into(items: list[nb.BatchItem], batch: nb.AsyncBatch) -> None:
     async with batch:
         async for item in batch:
             items.append(item)
-
-
-def manifest_lines(out_dir: Path) -> list[dict[str, Any]]:
-    """Every line of the manifest, each of which must parse on its own."""
-    text = (out_dir / "manifest.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()]
-
-
-def assert_complete_png(path: Path) -> None:
-    """The file is a whole PNG: signature, chunks with good CRCs, and IEND last."""
-    data = path.read_bytes()
-    assert data.startswith(b"\x89PNG\r\n\x1a\n"), path
-    pos = 8
-    kind = b""
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        chunk_end = pos + 8 + length
-        (crc,) = struct.unpack(">I", data[chunk_end : chunk_end + 4])
-        assert zlib.crc32(data[pos + 4 : chunk_end]) == crc, f"bad {kind!r} chunk in {path}"
-        pos = chunk_end + 4
-    assert kind == b"IEND", f"{path} is truncated"
-    assert pos == len(data), f"{path} has trailing bytes"
 
 
 # -- what goes in -------------------------------------------------------------------
@@ -355,7 +330,7 @@ async def test_a_stop_still_hands_out_every_item_that_finished(
 
     summary = batch.summary
     assert len(items) == summary.done == summary.read
-    assert len(items) == len(manifest_lines(tmp_path))
+    assert len(items) == len(manifest(tmp_path))
     assert [type(item.error) for item in items if item.error] == [nb.OutOfCreditsError]
     if ordered:
         assert [item.index for item in items] == list(range(len(items)))
@@ -579,7 +554,7 @@ async def test_out_dir_gets_one_file_per_image_and_a_manifest_line_per_item(
     assert batch.summary.images_written == 3
     assert batch.summary.manifest == tmp_path / "manifest.jsonl"
 
-    lines = {line["index"]: line for line in manifest_lines(tmp_path)}
+    lines = {line["index"]: line for line in manifest(tmp_path)}
     assert sorted(lines) == [0, 1, 2]
     assert lines[0]["status"] == "failed"
     assert lines[0]["error_type"] == "BadRequestError"
@@ -635,7 +610,7 @@ async def test_the_manifest_key_follows_the_request_not_its_position(
     await collect(client.batch(list(reversed(requests)), out_dir=tmp_path / "b"))
 
     def keys(folder: Path) -> dict[str, str]:
-        return {line["prompt"]: line["key"] for line in manifest_lines(folder)}
+        return {line["prompt"]: line["key"] for line in manifest(folder)}
 
     assert keys(tmp_path / "a") == keys(tmp_path / "b")
     assert len(set(keys(tmp_path / "a").values())) == 5
@@ -693,7 +668,7 @@ async def test_closing_a_batch_early_records_what_was_in_flight_as_stopped(
         first = await batch.__anext__()
         while sum(r.outcome == "pending" for r in server.generation_requests) < 3:
             await anyio.sleep(0.01)
-    lines = manifest_lines(tmp_path)
+    lines = manifest(tmp_path)
     assert first.ok
     assert len({line["index"] for line in lines}) == len(lines) == batch.summary.read
     assert {line["status"] for line in lines} == {"ok", "skipped"}
@@ -719,6 +694,6 @@ async def test_a_full_disk_stops_the_batch_with_the_disk_error(
     monkeypatch.setattr("nanobanana._batch.atomic_write", no_space)
     with pytest.raises(OSError, match="No space left"):
         await collect(client.batch(prompts(10), out_dir=tmp_path, concurrency=2))
-    lines = manifest_lines(tmp_path)
+    lines = manifest(tmp_path)
     assert lines
     assert all(line["status"] == "skipped" for line in lines)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import collections
 import json
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 from typing import Any
+
+from _helpers import assert_complete_png
 
 import nanobanana as nb
 from nanobanana._manifest import read_manifest
@@ -36,21 +36,6 @@ def raw_lines(out_dir: Path) -> list[str]:
 def last_outcome(out_dir: Path) -> dict[str, str]:
     """The status of each request key, as the last manifest line about it says."""
     return {line["key"]: line["status"] for line in read_manifest(out_dir / "manifest.jsonl")}
-
-
-def assert_complete_png(path: Path) -> None:
-    data = path.read_bytes()
-    assert data.startswith(b"\x89PNG\r\n\x1a\n"), path
-    pos, kind = 8, b""
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        end = pos + 8 + length
-        (crc,) = struct.unpack(">I", data[end : end + 4])
-        assert zlib.crc32(data[pos + 4 : end]) == crc, f"bad {kind!r} chunk in {path}"
-        pos = end + 4
-    assert kind == b"IEND", f"{path} is truncated"
-    assert pos == len(data), f"{path} has trailing bytes"
 
 
 async def test_resume_skips_what_succeeded_and_runs_what_failed_again(

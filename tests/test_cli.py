@@ -6,34 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _helpers import against, cli, manifest
 
 from nanobanana.testing import FakeServer
 
 NANOBANANA_DIR = Path(__file__).resolve().parent.parent / "nanobanana"
-
-
-def cli(
-    *args: str, stdin: str | None = None, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nanobanana", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def against(server: FakeServer) -> tuple[str, ...]:
-    assert server.api_key is not None
-    return ("--base-url", server.url, "--api-key", server.api_key)
-
-
-def manifest(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
 
 
 def assert_usage_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:

@@ -11,33 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _helpers import against, cli, manifest
 
 from nanobanana.testing import FakeServer
 
 
-def cli(
-    *args: str, stdin: str | None = None, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nanobanana", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def against(server: FakeServer) -> tuple[str, ...]:
-    assert server.api_key is not None
-    return ("--base-url", server.url, "--api-key", server.api_key)
-
-
 def json_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines()]
-
-
-def manifest(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
 
 
 def test_batch_txt(sync_server: FakeServer, tmp_path: Path) -> None:
