@@ -20,7 +20,7 @@ reported. Target: batch >= 0.95 x min(ideal, aiohttp), with no errors.
 
 Usage::
 
-    python benchmarks/batch_throughput.py            # 3000 requests, 5 repetitions
+    python benchmarks/batch_throughput.py            # 3000 requests, 7 repetitions
     python benchmarks/batch_throughput.py --quick    # 2000 requests, 3 repetitions
 """
 
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=None, help="default 3000 (quick: 2000)")
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=1.0, help="server latency, seconds")
-    parser.add_argument("--repetitions", type=int, default=None, help="default 5 (quick: 3)")
+    parser.add_argument("--repetitions", type=int, default=None, help="default 7 (quick: 3)")
     parser.add_argument(
         "--client-options",
         default="{}",
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         requests=args.requests or (2000 if args.quick else 3000),
         concurrency=args.concurrency,
         latency=args.latency,
-        repetitions=args.repetitions or (3 if args.quick else 5),
+        repetitions=args.repetitions or (3 if args.quick else 7),
         quick=args.quick,
         client_options=args.client_options,
     )
