@@ -14,12 +14,18 @@ manifest; the client and its connection pool stay open.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeAlias
@@ -135,7 +141,14 @@ class _Engine:
         call: _CallOptions,
     ) -> None:
         self.client = client
-        self.source = source
+        self._sync_source: Iterator[BatchInput] | None = None
+        self._async_source: AsyncIterator[BatchInput] | None = None
+        if isinstance(source, AsyncIterable):
+            self._async_source = aiter(source)
+        else:
+            self._sync_source = iter(source)
+        self._exhausted = False
+        self._read_lock: anyio.Lock | None = None
         self.opts = options
         self.call = call
         self.started = time.monotonic()
@@ -158,16 +171,15 @@ class _Engine:
         self.resume_counts: dict[str, int] = {}
         self.active: dict[int, tuple[ImageRequest, str]] = {}
         self.hooks: dict[int, _ItemHooks] = {}
-        # Workers alive, including those still handing their item to the consumer: a
-        # slow consumer holds its slots, so no more inputs are read than it can take.
-        self.slots = 0
-        # The input read and waiting for a slot (reported "stopped" if the batch stops).
-        self.waiting: tuple[int, ImageRequest, str] | None = None
+        # Inputs read and waiting for the reorder window or the spend check (reported
+        # "stopped" if the batch stops).
+        self.waiting: dict[int, tuple[ImageRequest, str]] = {}
         self.pending: dict[int, BatchItem] = {}
         # Items being handed to the consumer. A stop cancels the workers; the items
         # still here were never taken, and are handed out again before the batch ends.
         self.handing: dict[int, BatchItem] = {}
         self.next_emit = 0
+        self._emitting = False
         self.usd_per_image: float | None = None
         self.credits_per_image: float | None = None
         self.spend_unknown = False
@@ -214,6 +226,7 @@ class _Engine:
     async def run(self, send: MemoryObjectSendStream[BatchItem]) -> None:
         self._send = send
         self._changed = anyio.Event()
+        self._read_lock = anyio.Lock()
         self.throttle = Throttle(
             self.opts.concurrency,
             requests_per_minute=self.opts.requests_per_minute,
@@ -224,7 +237,8 @@ class _Engine:
             try:
                 async with anyio.create_task_group() as tg:
                     self._workers = tg.cancel_scope
-                    await self._produce(tg)
+                    for _ in range(self.opts.concurrency):
+                        tg.start_soon(self._worker)
             except BaseExceptionGroup as group:
                 # A failing progress callback or disk write is the caller's error, not
                 # a group of one.
@@ -245,6 +259,10 @@ class _Engine:
             for item in self._take_unfinished():
                 self._record(item)
             self.ended = time.monotonic()
+            closer = getattr(self._async_source, "aclose", None)
+            if closer is not None:
+                with anyio.CancelScope(shield=True):
+                    await closer()
             if self.manifest is not None:
                 self.manifest.close()
             send.close()
@@ -255,12 +273,9 @@ class _Engine:
 
     def _take_unfinished(self) -> list[BatchItem]:
         """Items read but not finished, as "stopped" items, in input order."""
-        unfinished = dict(self.active)
-        if self.waiting is not None:
-            index, request, key = self.waiting
-            unfinished[index] = (request, key)
+        unfinished = {**self.active, **self.waiting}
         self.active.clear()
-        self.waiting = None
+        self.waiting.clear()
         return [self._skip(i, *unfinished[i], "stopped") for i in sorted(unfinished)]
 
     async def _open_out_dir(self) -> None:
@@ -279,27 +294,41 @@ class _Engine:
         self.manifest = ManifestWriter(path)
         self.manifest.open()
 
-    async def _produce(self, tg: anyio.abc.TaskGroup) -> None:
-        source = self.source
-        if isinstance(source, AsyncIterable):
-            iterator = aiter(source)
+    async def _worker(self) -> None:
+        """One of ``concurrency`` workers: read an input, see it through, repeat.
+
+        A worker reads its next input only once the consumer has taken its last item,
+        so however slow the consumer, no more than ``concurrency`` inputs are held.
+        """
+        while not self._stopped_hard():
+            got = await self._next_input()
+            if got is None:
+                return
+            await self._admit(*got)
+
+    async def _next_input(self) -> tuple[int, Any] | None:
+        if self._exhausted:
+            return None
+        if self._sync_source is not None:
             try:
-                while not self._stopped_hard():
-                    try:
-                        raw = await anext(iterator)
-                    except StopAsyncIteration:
-                        break
-                    await self._admit(tg, raw)
-            finally:
-                closer = getattr(iterator, "aclose", None)
-                if closer is not None:
-                    with anyio.CancelScope(shield=True):
-                        await closer()
+                raw = next(self._sync_source)  # no await: no other worker can interleave
+            except StopIteration:
+                self._exhausted = True
+                return None
         else:
-            for raw in source:
-                await self._admit(tg, raw)
-                if self._stopped_hard():
-                    break
+            assert self._async_source is not None
+            assert self._read_lock is not None
+            async with self._read_lock:  # an async iterator is not re-entrant
+                if self._exhausted or self._stopped_hard():
+                    return None
+                try:
+                    raw = await anext(self._async_source)
+                except StopAsyncIteration:
+                    self._exhausted = True
+                    return None
+        index = self.read
+        self.read += 1
+        return index, raw
 
     def _stopped_hard(self) -> bool:
         return self.stop_error is not None or self.crash is not None
@@ -314,18 +343,14 @@ class _Engine:
             self._workers.cancel()
         self._notify()
 
-    async def _admit(self, tg: anyio.abc.TaskGroup, raw: Any) -> None:
-        index = self.read
-        self.read += 1
+    async def _admit(self, index: int, raw: Any) -> None:
         request: ImageRequest | None = None
         try:
             request = raw if isinstance(raw, ImageRequest) else ImageRequest(prompt=raw)
             # The key names the model the request goes to, so changing the client's
             # default model between runs does not pass old images off as done.
             model = self.client.resolve_model(request)
-            key = request_key(
-                request if request.model == model else attrs.evolve(request, model=model)
-            )
+            key = request_key(request, model)
         except ValidationError as exc:
             await self._finish(
                 BatchItem(index=index, request=request, key=None, status="failed", error=exc)
@@ -340,35 +365,34 @@ class _Engine:
         if self.opts.dry_run:
             await self._dry_run(index, request, key)
             return
-        self.waiting = (index, request, key)
-        await self._wait_for_room(index)
+        self.waiting[index] = (request, key)
+        await self._wait_for_window(index)
         if self._stopped_hard():
-            self.waiting = None
+            del self.waiting[index]
             await self._finish(self._skip(index, request, key, "stopped"))
             return
         if not await self._budget_allows(request):
-            self.waiting = None
+            del self.waiting[index]
             await self._finish(self._skip(index, request, key, "budget"))
             return
-        self.waiting = None
+        del self.waiting[index]
         self.active[index] = (request, key)
-        self.slots += 1
-        tg.start_soon(self._work, index, request, key)
+        await self._work(index, request, key)
 
-    async def _wait_for_room(self, index: int) -> None:
-        """Wait for a free worker and, when ordered, for the reorder window."""
+    async def _wait_for_window(self, index: int) -> None:
+        """When ordered, wait until ``index`` is within the reorder window."""
+        if not self.opts.ordered:
+            return
         window = self.opts.reorder_window or 4 * self.opts.concurrency
         assert self._changed is not None
-        while not self._stopped_hard() and (
-            self.slots >= self.opts.concurrency
-            or (self.opts.ordered and index >= self.next_emit + window)
-        ):
+        while not self._stopped_hard() and index >= self.next_emit + window:
             await self._changed.wait()
 
     def _notify(self) -> None:
         assert self._changed is not None
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._changed.statistics().tasks_waiting:  # an Event per wake-up, not per call
+            self._changed.set()
+            self._changed = anyio.Event()
 
     async def _budget_allows(self, request: ImageRequest) -> bool:
         usd_cap, credit_cap = self.opts.max_spend_usd, self.opts.max_credits
@@ -432,13 +456,6 @@ class _Engine:
         )
 
     async def _work(self, index: int, request: ImageRequest, key: str) -> None:
-        try:
-            await self._work_on(index, request, key)
-        finally:
-            self.slots -= 1
-            self._notify()
-
-    async def _work_on(self, index: int, request: ImageRequest, key: str) -> None:
         assert self.throttle is not None
         hooks = self.hooks[index] = _ItemHooks(self.throttle)
         try:
@@ -548,19 +565,35 @@ class _Engine:
         await self._emit_ready()
 
     async def _emit_ready(self) -> None:
-        """Hand out, in input order, the items that are next and finished."""
-        while self.next_emit in self.pending:
-            ready = self.pending.pop(self.next_emit)
-            self.next_emit += 1
-            self._notify()
-            await self._hand_out(ready)
+        """Hand out, in input order, the items that are next and finished.
+
+        One worker at a time does this: two handing out at once could overtake each
+        other. The others leave their items in ``pending`` for it.
+        """
+        if self._emitting:
+            return
+        self._emitting = True
+        try:
+            while self.next_emit in self.pending:
+                ready = self.pending.pop(self.next_emit)
+                self.next_emit += 1
+                self._notify()
+                await self._hand_out(ready)
+        finally:
+            self._emitting = False
 
     async def _hand_out(self, item: BatchItem) -> None:
         assert self._send is not None
         self.handing[item.index] = item
-        # The consumer may have closed the batch; the item is in the manifest already.
-        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-            await self._send.send(item)
+        try:
+            try:
+                self._send.send_nowait(item)  # the consumer is waiting: no loop pass
+            except anyio.WouldBlock:
+                await self._send.send(item)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            # The consumer closed the batch (the item is in the manifest already): read
+            # no further input while the cancellation that follows is on its way.
+            self._exhausted = True
         self.handing.pop(item.index, None)
 
 
@@ -674,7 +707,12 @@ class AsyncBatch:
         assert self._receive is not None
         assert self._task is not None
         try:
-            item = await self._receive.receive()
+            try:
+                # A worker already waiting to hand over an item: take it without a trip
+                # through the event loop (receive() always yields first).
+                item = self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                item = await self._receive.receive()
         except anyio.EndOfStream:
             self._done = True
             self._receive.close()

@@ -172,6 +172,11 @@ class AsyncClient:
         self._max_download = max_download_bytes
         self._max_response = max_response_bytes
         self._transport = Transport(max_connections=max_connections, trust_env=trust_env)
+        # Most calls use the client's settings: build those options and headers once.
+        self._default_options = _CallOptions(
+            timeout=self._timeout, retry=self._retry, client_request_id=None, headers={}
+        )
+        self._default_request_headers: dict[str, str] | None = None
         self._random = random.Random()
 
     def __repr__(self) -> str:
@@ -438,6 +443,14 @@ class AsyncClient:
         client_request_id: str | None,
         extra_headers: Mapping[str, str] | None,
     ) -> _CallOptions:
+        if (
+            timeout is USE_CLIENT_DEFAULT
+            and max_retries is USE_CLIENT_DEFAULT
+            and retry is USE_CLIENT_DEFAULT
+            and client_request_id is None
+            and not extra_headers
+        ):
+            return self._default_options
         policy = pick(retry, self._retry)
         if not isinstance(max_retries, UseClientDefault):
             policy = attrs.evolve(policy, max_retries=max_retries)
@@ -469,11 +482,15 @@ class AsyncClient:
     def _headers(self, opts: _CallOptions) -> dict[str, str]:
         if self._api_key is None:
             raise missing_key_error()
+        if opts is self._default_options and self._default_request_headers is not None:
+            return self._default_request_headers  # aiohttp copies, never changes it
         headers = {**self._default_headers, **opts.headers}
         headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
         headers["Content-Type"] = "application/json"
         if opts.client_request_id is not None:
             headers["X-Client-Request-Id"] = opts.client_request_id
+        if opts is self._default_options:
+            self._default_request_headers = headers
         return headers
 
     async def _execute(
@@ -483,7 +500,7 @@ class AsyncClient:
             raise ClientClosedError("the client is closed; create a new one")
         model = self.resolve_model(request)
         headers = self._headers(opts)
-        image_urls = await encode_images(request.images)
+        image_urls = await encode_images(request.images) if request.images else None
         body = json.dumps(request_body(request, model, image_urls)).encode()
         raw = await self._send_with_retries(body, headers, opts, hooks)
         return await self._build_result(raw, model, opts.timeout)
@@ -587,23 +604,23 @@ class AsyncClient:
     async def _build_result(self, raw: RawResponse, model: str, timeout: Timeout) -> ImageResult:
         request_id = raw.request_id
         wire = parse_body(raw.body, request_id=request_id)
-        images: list[GeneratedImage | None] = [None] * len(wire.images)
-
-        async def fetch(i: int, item: WireImage) -> None:
-            images[i] = await self._materialise(item, timeout, request_id)
-
         if sum(1 for w in wire.images if w.b64 is None) <= 1:
-            for i, item in enumerate(wire.images):
-                await fetch(i, item)
-        else:
+            images = [await self._materialise(item, timeout, request_id) for item in wire.images]
+        else:  # several downloads: fetch them at the same time
+            fetched: list[GeneratedImage | None] = [None] * len(wire.images)
+
+            async def fetch(i: int, item: WireImage) -> None:
+                fetched[i] = await self._materialise(item, timeout, request_id)
+
             try:
                 async with anyio.create_task_group() as tg:
                     for i, item in enumerate(wire.images):
                         tg.start_soon(fetch, i, item)
             except* ResponseError as group:  # the error itself, not a group of one
                 raise group.exceptions[0] from None
+            images = [img for img in fetched if img is not None]
         return ImageResult(
-            images=tuple(img for img in images if img is not None),
+            images=tuple(images),
             model=model,
             description=wire.description,
             usage=_merge_usage(wire, raw.headers),
@@ -652,7 +669,12 @@ def _decode_b64(text: str, request_id: str | None) -> bytes:
 
 
 def _merge_usage(wire: WireResponse, headers: Mapping[str, str]) -> Usage:
-    body, head = wire.usage, usage_from_headers(headers)
+    body = wire.usage
+    if body.credits_used is not None and body.usd_spent is not None:
+        return Usage(
+            credits_used=body.credits_used, usd_spent=body.usd_spent, tokens_used=body.tokens_used
+        )
+    head = usage_from_headers(headers)
     return Usage(
         credits_used=body.credits_used if body.credits_used is not None else head.credits_used,
         usd_spent=body.usd_spent if body.usd_spent is not None else head.usd_spent,

@@ -141,7 +141,9 @@ def _structure_response(doc: Any, _: type) -> WireResponse:
         raise ResponseError("the answer has no images (no 'data', 'images' or 'output')")
     if not isinstance(raw_images, list):
         raise ResponseError(f"the answer's image list is a {type(raw_images).__name__}")
-    images = tuple(converter.structure(item, WireImage) for item in raw_images)
+    # The hooks are called directly: this runs for every answer, and cattrs' dispatch
+    # would only find these same functions again.
+    images = tuple(_structure_image(item, WireImage) for item in raw_images)
     if not images:
         raise ResponseError("the answer has an empty image list")
     meta = doc.get("meta")
@@ -151,7 +153,7 @@ def _structure_response(doc: Any, _: type) -> WireResponse:
     return WireResponse(
         images=images,
         description=_str(doc.get("description")),
-        usage=converter.structure(usage_doc, WireUsage),
+        usage=_structure_usage(usage_doc, WireUsage),
     )
 
 
@@ -230,13 +232,15 @@ def request_body(request: ImageRequest, model: str, image_urls: list[str] | None
     return body
 
 
-def request_key(request: ImageRequest) -> str:
+def request_key(request: ImageRequest, model: str | None = None) -> str:
     """A stable key of ``request``: the SHA-256 of its canonical JSON, shortened.
 
     Two requests with the same content get the same key whatever their position in
     an input file, so a manifest still matches after the input is reordered.
+    ``model``, when given, stands in for the request's own (the model it is sent to).
     """
-    canonical = json.dumps(
-        converter.unstructure(request), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    doc = converter.unstructure(request)
+    if model is not None:
+        doc["model"] = model
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]

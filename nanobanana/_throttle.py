@@ -193,8 +193,9 @@ class Throttle:
         )
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        if self._changed.statistics().tasks_waiting:  # an Event per wake-up, not per call
+            self._changed.set()
+            self._changed = anyio.Event()
 
     async def acquire(self) -> float:
         """Wait for a slot, for any pause to end and for a rate token; return the send time."""

@@ -10,6 +10,7 @@ leaves an unclosed session behind. Nothing is cleaned up from ``__del__``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import sys
@@ -78,6 +79,7 @@ async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[Non
         await session.close()
 
 
+@functools.lru_cache(maxsize=64)
 def _timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
 
@@ -201,13 +203,13 @@ class Transport:
                 proxy=self.proxy_for(url),
             ) as resp:
                 payload = await _read_capped(resp, max_bytes)
-                resp_headers = _lower(resp.headers)
+                resp_headers = resp.headers  # case-insensitive already: no copy
                 if resp.status >= 400:
                     raise status_error(
                         resp.status,
                         payload,
                         reason=resp.reason,
-                        headers=resp_headers,
+                        headers=_lower(resp_headers),
                         request_id=resp_headers.get("x-inference-id"),
                         retry_after=parse_retry_after(resp_headers),
                     )
