@@ -352,11 +352,11 @@ class _Engine:
             model = self.client.resolve_model(request)
             key = request_key(request, model)
         except ValidationError as exc:
+            if self.opts.fail_fast:
+                self._stop(exc)
             await self._finish(
                 BatchItem(index=index, request=request, key=None, status="failed", error=exc)
             )
-            if self.opts.fail_fast:
-                self._stop(exc)
             return
         if self.resume_counts.get(key, 0) > 0:
             self.resume_counts[key] -= 1
@@ -473,9 +473,11 @@ class _Engine:
             )
             self.active.pop(index, None)
             self.hooks.pop(index, None)
-            await self._finish(item)
             if isinstance(exc, _FATAL) or self.opts.fail_fast:
+                # Stop the others first: every request still going out would fail the
+                # same way. This item is handed out all the same, after the stop.
                 self._stop(exc)
+            await self._finish(item)
             return
         paths: tuple[Path, ...] = ()
         if self.opts.out_dir is not None:
