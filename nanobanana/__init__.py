@@ -7,6 +7,8 @@ Example:
     >>> import nanobanana as nb
     >>> nb.Model.NANO_BANANA_PRO.value
     'google/nano-banana-pro'
+    >>> "16:9" in nb.ASPECT_RATIOS, nb.RESOLUTIONS
+    (True, ('1K', '2K', '4K'))
 """
 
 from __future__ import annotations

@@ -652,6 +652,18 @@ class AsyncBatch:
     manifest keeps one complete line per finished item. When the batch stops on a
     401 or 403 (or on a failure with ``fail_fast=True``), the iteration raises that
     error after handing out the items that finished.
+
+    Example:
+        >>> import anyio, nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> inputs = ["a red kite", nb.ImageRequest(prompt="a blue boat", aspect_ratio="16:9")]
+        >>> async def main() -> list[int]:
+        ...     async with FakeServer() as server, nb.AsyncClient(
+        ...         api_key=server.api_key, base_url=server.url
+        ...     ) as client, client.batch(inputs) as batch:
+        ...         return sorted([item.index async for item in batch])
+        >>> anyio.run(main)
+        [0, 1]
     """
 
     def __init__(
@@ -681,7 +693,17 @@ class AsyncBatch:
 
     @property
     def summary(self) -> BatchSummary:
-        """Counts so far (final once the iteration has ended)."""
+        """Counts so far (final once the iteration has ended).
+
+        Example:
+            >>> import anyio, nanobanana as nb
+            >>> async def main() -> tuple[int, int]:
+            ...     async with nb.AsyncClient(api_key="my-key") as client:
+            ...         batch = client.batch(["a red kite", "a blue boat"], dry_run=True)
+            ...         return batch.summary.done, (await batch.run()).done
+            >>> anyio.run(main)
+            (0, 2)
+        """
         return self._engine.summary()
 
     def _start(self) -> None:
@@ -736,7 +758,22 @@ class AsyncBatch:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Cancel what is in flight and wait until the manifest is closed. Idempotent."""
+        """Cancel what is in flight and wait until the manifest is closed. Idempotent.
+
+        Example:
+            >>> import anyio, nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> async def main() -> bool:
+            ...     async with FakeServer() as server, nb.AsyncClient(
+            ...         api_key=server.api_key, base_url=server.url
+            ...     ) as client:
+            ...         batch = client.batch(["a red kite", "a blue boat", "a green hill"])
+            ...         first = await anext(batch)
+            ...         await batch.aclose()  # the rest is cancelled
+            ...         return first.ok
+            >>> anyio.run(main)
+            True
+        """
         self._done = True
         task = self._task
         if self._receive is not None:
@@ -751,7 +788,20 @@ class AsyncBatch:
             self._send.close()  # the engine closes it, unless cancelled before it ran
 
     async def run(self) -> BatchSummary:
-        """Drain the batch without looking at items; return the final summary."""
+        """Drain the batch without looking at items; return the final summary.
+
+        Example:
+            >>> import anyio, nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> async def main() -> tuple[int, int]:
+            ...     async with FakeServer() as server, nb.AsyncClient(
+            ...         api_key=server.api_key, base_url=server.url
+            ...     ) as client:
+            ...         summary = await client.batch(["a red kite", "a blue boat"]).run()
+            ...         return summary.ok, summary.images
+            >>> anyio.run(main)
+            (2, 2)
+        """
         async with self:
             async for _ in self:
                 pass

@@ -39,6 +39,14 @@ class BatchItem:
         paths: Where the images were written, when ``out_dir`` is set.
         usage: Credits and USD the API reported for this item.
         request_id: The API's ``x-inference-id`` of the successful answer.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> with nb.Client(api_key="my-key") as client:
+        ...     for item in client.batch(["a red kite", "a blue boat"], dry_run=True):
+        ...         print(item.index, item.status, item.skip_reason)
+        0 skipped dry_run
+        1 skipped dry_run
     """
 
     index: int
@@ -56,7 +64,13 @@ class BatchItem:
 
     @property
     def ok(self) -> bool:
-        """Whether the item produced its images (in this run)."""
+        """Whether the item produced its images (in this run).
+
+        Example:
+            >>> import nanobanana as nb
+            >>> nb.BatchItem(index=0, request=None, key=None, status="failed").ok
+            False
+        """
         return self.status == "ok"
 
 
@@ -86,6 +100,14 @@ class BatchSummary:
         planned_images: With ``dry_run``: images those requests would make.
         stop_reason: Why the batch stopped early, if it did.
         manifest: The manifest's path, with ``out_dir``.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> requests = ["a red kite", nb.ImageRequest(prompt="a blue boat", num_images=2)]
+        >>> with nb.Client(api_key="my-key") as client:
+        ...     summary = client.batch(requests, dry_run=True).run()
+        >>> summary.planned_requests, summary.planned_images, summary.skipped_by_reason
+        (2, 3, {'dry_run': 2})
     """
 
     read: int = 0
@@ -112,5 +134,11 @@ class BatchSummary:
 
     @property
     def done(self) -> int:
-        """Items finished, whatever their status."""
+        """Items finished, whatever their status.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> nb.BatchSummary(ok=3, failed=1, skipped=2).done
+            6
+        """
         return self.ok + self.failed + self.skipped

@@ -109,7 +109,13 @@ class ModelInfo:
 
     @property
     def ids(self) -> tuple[str, ...]:
-        """The canonical id followed by its aliases."""
+        """The canonical id followed by its aliases.
+
+        Example:
+            >>> from nanobanana import model_info
+            >>> model_info("google/nano-banana-pro").ids
+            ('google/nano-banana-pro', 'google/gemini-3-pro-image-preview')
+        """
         return (self.id, *self.aliases)
 
 

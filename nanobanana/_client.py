@@ -188,27 +188,61 @@ class AsyncClient:
 
     @property
     def base_url(self) -> str:
-        """The API's base URL, without ``/v1``."""
+        """The API's base URL, without ``/v1``.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> nb.AsyncClient(api_key="my-key", base_url="https://api.aimlapi.com/v1/").base_url
+            'https://api.aimlapi.com'
+        """
         return self._base_url
 
     @property
     def model(self) -> str:
-        """The model used when a call names none."""
+        """The model used when a call names none.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> nb.AsyncClient(api_key="my-key", model=nb.Model.NANO_BANANA_PRO).model
+            'google/nano-banana-pro'
+        """
         return self._model
 
     @property
     def timeout(self) -> Timeout:
-        """The client's default timeout."""
+        """The client's default timeout.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> nb.AsyncClient(api_key="my-key", timeout=60).timeout
+            Timeout(total=60.0, connect=10.0)
+        """
         return self._timeout
 
     @property
     def retry(self) -> RetryPolicy:
-        """The client's retry policy."""
+        """The client's retry policy.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> nb.AsyncClient(api_key="my-key", max_retries=5).retry.max_retries
+            5
+        """
         return self._retry
 
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
+        """Whether :meth:`aclose` was called.
+
+        Example:
+            >>> import anyio, nanobanana as nb
+            >>> async def main() -> tuple[bool, bool]:
+            ...     async with nb.AsyncClient(api_key="my-key") as client:
+            ...         inside = client.is_closed
+            ...     return inside, client.is_closed
+            >>> anyio.run(main)
+            (False, True)
+        """
         return self._transport.closed
 
     async def __aenter__(self) -> Self:
@@ -225,7 +259,17 @@ class AsyncClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool. Idempotent; later calls raise ClientClosedError."""
+        """Close the connection pool. Idempotent; later calls raise ClientClosedError.
+
+        Example:
+            >>> import anyio, nanobanana as nb
+            >>> async def main() -> bool:
+            ...     client = nb.AsyncClient(api_key="my-key")
+            ...     await client.aclose()
+            ...     return client.is_closed
+            >>> anyio.run(main)
+            True
+        """
         await self._transport.aclose()
 
     async def generate(
@@ -267,6 +311,18 @@ class AsyncClient:
             APIStatusError: the API answered with an error status (after retries).
             APIConnectionError: the API could not be reached (after retries).
             ResponseError: the answer could not be used.
+
+        Example:
+            >>> import anyio, nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> async def main() -> tuple[int | None, int | None]:
+            ...     async with FakeServer() as server, nb.AsyncClient(
+            ...         api_key=server.api_key, base_url=server.url
+            ...     ) as client:
+            ...         result = await client.generate("a lighthouse at dawn", aspect_ratio="16:9")
+            ...         return result.image.width, result.image.height
+            >>> anyio.run(main)
+            (84, 48)
         """
         request = ImageRequest(
             prompt=prompt,
@@ -306,6 +362,19 @@ class AsyncClient:
                 model (say ``Model.NANO_BANANA_PRO``) is switched to its edit sibling.
 
         The other arguments are those of :meth:`generate`.
+
+        Example:
+            >>> import anyio, nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> from nanobanana.testing import make_png
+            >>> async def main() -> str:
+            ...     async with FakeServer() as server, nb.AsyncClient(
+            ...         api_key=server.api_key, base_url=server.url
+            ...     ) as client:
+            ...         photo = make_png(64, 64, b"a photo")  # or a path, or an https URL
+            ...         return (await client.edit("make it night", photo)).model
+            >>> anyio.run(main)
+            'google/gemini-2.5-flash-image-edit'
         """
         request = ImageRequest(
             prompt=prompt,
@@ -464,7 +533,14 @@ class AsyncClient:
         )
 
     def resolve_model(self, request: ImageRequest) -> str:
-        """The model ``request`` is sent with, validated against what it accepts."""
+        """The model ``request`` is sent with, validated against what it accepts.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> client = nb.AsyncClient(api_key="my-key", model=nb.Model.NANO_BANANA_PRO)
+            >>> client.resolve_model(nb.ImageRequest(prompt="make it night", images=[b"..."]))
+            'google/nano-banana-pro-edit'
+        """
         model = request.model or self._model
         info = model_info(model)
         if request.images and info is not None and info.edits == "no" and info.edit_model:

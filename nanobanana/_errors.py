@@ -94,11 +94,31 @@ class ValidationError(NanoBananaError, ValueError):
 
 
 class ConfigurationError(NanoBananaError):
-    """The client is not configured to send requests (for example, no API key)."""
+    """The client is not configured to send requests (for example, no API key).
+
+    Example:
+        >>> import nanobanana as nb
+        >>> try:
+        ...     nb.Client(api_key="my-key", base_url="ftp://example.com")
+        ... except nb.ConfigurationError as exc:
+        ...     print(exc)
+        base_url must start with http:// or https://, got 'ftp://example.com'
+    """
 
 
 class ClientClosedError(NanoBananaError, RuntimeError):
-    """The client was closed; create a new one to send more requests."""
+    """The client was closed; create a new one to send more requests.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> client = nb.Client(api_key="my-key")
+        >>> client.close()
+        >>> try:
+        ...     client.generate("a red kite")
+        ... except nb.ClientClosedError as exc:
+        ...     print(exc)
+        the client is closed; create a new one
+    """
 
 
 class APIConnectionError(NanoBananaError):
@@ -106,6 +126,19 @@ class APIConnectionError(NanoBananaError):
 
     Attributes:
         client_request_id: The ``X-Client-Request-Id`` sent with the request, if any.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url, max_retries=0
+        ... ) as client:
+        ...     server.drop_next()  # the server closes the connection without answering
+        ...     try:
+        ...         client.generate("a red kite")
+        ...     except nb.APIConnectionError as exc:
+        ...         print(type(exc).__name__)
+        APIConnectionError
     """
 
     def __init__(self, message: str, *, client_request_id: str | None = None) -> None:
@@ -114,7 +147,21 @@ class APIConnectionError(NanoBananaError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The connect or total timeout passed before the API answered."""
+    """The connect or total timeout passed before the API answered.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url, max_retries=0
+        ... ) as client:
+        ...     server.hang_next()  # the server never answers
+        ...     try:
+        ...         client.generate("a red kite", timeout=0.1)
+        ...     except nb.APITimeoutError as exc:
+        ...         print(isinstance(exc, nb.APIConnectionError))
+        True
+    """
 
 
 class APIStatusError(NanoBananaError):
@@ -127,6 +174,19 @@ class APIStatusError(NanoBananaError):
         body: The raw response body (at most 64 KiB of it).
         headers: The response headers.
         retry_after: Seconds the server asked the client to wait, if it did.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url, max_retries=0
+        ... ) as client:
+        ...     server.fail_next(status=404)
+        ...     try:
+        ...         client.generate("a red kite")
+        ...     except nb.APIStatusError as exc:
+        ...         print(type(exc).__name__, exc.status, exc.message)
+        NotFoundError 404 Not Found
     """
 
     #: The status code this class stands for (``None``: a range, see ``ServerError``).
@@ -161,61 +221,146 @@ class APIStatusError(NanoBananaError):
 
 
 class BadRequestError(APIStatusError):
-    """400: the API rejected the body (``Body validation error!``)."""
+    """400: the API rejected the body (``Body validation error!``).
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.BadRequestError.status_code, issubclass(nb.BadRequestError, nb.APIStatusError)
+        (400, True)
+    """
 
     status_code = 400
 
 
 class AuthenticationError(APIStatusError):
-    """401: the API key is missing, wrong or revoked."""
+    """401: the API key is missing, wrong or revoked.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer(api_key="right-key") as server, nb.Client(
+        ...     api_key="wrong-key", base_url=server.url
+        ... ) as client:
+        ...     try:
+        ...         client.generate("a red kite")
+        ...     except nb.AuthenticationError as exc:
+        ...         print(exc.status, exc.message)
+        401 A valid API key is required
+    """
 
     status_code = 401
 
 
 class OutOfCreditsError(APIStatusError):
-    """403: the account has no credits left."""
+    """403: the account has no credits left.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.OutOfCreditsError.status_code, issubclass(nb.OutOfCreditsError, nb.APIStatusError)
+        (403, True)
+    """
 
     status_code = 403
 
 
 class NotFoundError(APIStatusError):
-    """404: wrong path, unknown or deprecated model."""
+    """404: wrong path, unknown or deprecated model.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.NotFoundError.status_code, issubclass(nb.NotFoundError, nb.APIStatusError)
+        (404, True)
+    """
 
     status_code = 404
 
 
 class RequestTimeoutError(APIStatusError):
-    """408: the server timed the request out. Retried."""
+    """408: the server timed the request out. Retried.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.RequestTimeoutError.status_code
+        408
+        >>> nb.RetryPolicy().should_retry_status(nb.RequestTimeoutError.status_code)
+        True
+    """
 
     status_code = 408
 
 
 class ConflictError(APIStatusError):
-    """409: a conflicting request. Retried."""
+    """409: a conflicting request. Retried.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.ConflictError.status_code
+        409
+        >>> nb.RetryPolicy().should_retry_status(nb.ConflictError.status_code)
+        True
+    """
 
     status_code = 409
 
 
 class PayloadTooLargeError(APIStatusError):
-    """413: the request body is too large (too many or too big input images)."""
+    """413: the request body is too large (too many or too big input images).
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.PayloadTooLargeError.status_code
+        413
+        >>> issubclass(nb.PayloadTooLargeError, nb.APIStatusError)
+        True
+    """
 
     status_code = 413
 
 
 class UnprocessableEntityError(APIStatusError):
-    """422: the body parsed but could not be processed."""
+    """422: the body parsed but could not be processed.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.UnprocessableEntityError.status_code
+        422
+        >>> issubclass(nb.UnprocessableEntityError, nb.APIStatusError)
+        True
+    """
 
     status_code = 422
 
 
 class RateLimitError(APIStatusError):
-    """429: too many requests. Retried, honouring ``Retry-After``."""
+    """429: too many requests. Retried, honouring ``Retry-After``.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url, max_retries=0
+        ... ) as client:
+        ...     server.fail_next(status=429, retry_after=2)
+        ...     try:
+        ...         client.generate("a red kite")
+        ...     except nb.RateLimitError as exc:
+        ...         print(exc.status, exc.retry_after)
+        429 2.0
+    """
 
     status_code = 429
 
 
 class ServerError(APIStatusError):
-    """5xx: the API or a gateway failed. 500, 502, 503 and 504 are retried."""
+    """5xx: the API or a gateway failed. 500, 502, 503 and 504 are retried.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.ServerError.status_code is None  # it stands for a range of statuses
+        True
+        >>> nb.RetryPolicy().should_retry_status(503), nb.RetryPolicy().should_retry_status(501)
+        (True, False)
+    """
 
 
 class ResponseError(NanoBananaError):
@@ -224,6 +369,19 @@ class ResponseError(NanoBananaError):
     Attributes:
         request_id: The API's ``x-inference-id`` header, when sent.
         body: The start of the raw body (at most 64 KiB), for diagnosis.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url, max_retries=0
+        ... ) as client:
+        ...     server.malformed_next(kind="no_image")
+        ...     try:
+        ...         client.generate("a red kite")
+        ...     except nb.ResponseError as exc:
+        ...         print(exc)
+        the answer has an empty image list
     """
 
     def __init__(self, message: str, *, request_id: str | None = None, body: bytes = b"") -> None:
@@ -238,6 +396,19 @@ class ImageDownloadError(ResponseError):
     Attributes:
         url: The URL (query string removed, as it may carry a signature).
         status: The HTTP status of the download, when one was received.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer(shape="images_url") as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url
+        ... ) as client:
+        ...     server.fail_downloads_next(status=404)  # the API answers with a dead link
+        ...     try:
+        ...         client.generate("a red kite")
+        ...     except nb.ImageDownloadError as exc:
+        ...         print(exc.status, isinstance(exc, nb.ResponseError))
+        404 True
     """
 
     def __init__(

@@ -154,6 +154,11 @@ class ImageRequest:
         """A JSON-ready view, with local paths as strings and bytes as their SHA-256.
 
         Used for manifests and stable request keys; it is not the wire body.
+
+        Example:
+            >>> from nanobanana import ImageRequest
+            >>> ImageRequest(prompt="a red kite", num_images=2).to_dict()
+            {'prompt': 'a red kite', 'num_images': 2}
         """
         from ._converter import converter
 
@@ -193,6 +198,15 @@ class Usage:
         credits_used: AI/ML API credits (``x-aimlapi-credits-used`` or ``credits_used``).
         usd_spent: US dollars (``x-aimlapi-usd-spent`` or ``usd_spent``).
         tokens_used: Tokens, on models that still report them.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer(usd_per_image=0.039) as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url
+        ... ) as client:
+        ...     print(client.generate("a red kite", num_images=2).usage.usd_spent)
+        0.078
     """
 
     credits_used: float | None = None
@@ -227,12 +241,25 @@ class GeneratedImage:
 
     @property
     def suffix(self) -> str:
-        """The file suffix that goes with :attr:`mime_type` (``.png``, ``.jpg``, ...)."""
+        """The file suffix that goes with :attr:`mime_type` (``.png``, ``.jpg``, ...).
+
+        Example:
+            >>> import nanobanana as nb
+            >>> nb.GeneratedImage(data=b"\\xff\\xd8\\xff", mime_type="image/jpeg").suffix
+            '.jpg'
+        """
         return SUFFIXES.get(self.mime_type, ".bin")
 
     @property
     def default_name(self) -> str:
-        """A stable file name: ``image-`` and the start of the bytes' SHA-256, plus suffix."""
+        """A stable file name: ``image-`` and the start of the bytes' SHA-256, plus suffix.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> img = nb.GeneratedImage(data=b"\\x89PNG\\r\\n\\x1a\\n", mime_type="image/png")
+            >>> img.default_name
+            'image-4c4b6a3be1314ab8.png'
+        """
         return f"image-{hashlib.sha256(self.data).hexdigest()[:16]}{self.suffix}"
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -279,6 +306,16 @@ class ImageResult:
         description: Text the model wrote beside the images, if any.
         usage: Credits, USD and tokens, from the body or the ``x-aimlapi-*`` headers.
         request_id: The API's ``x-inference-id`` for this answer.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url
+        ... ) as client:
+        ...     result = client.generate("a red kite", model=nb.Model.NANO_BANANA_PRO)
+        ...     print(len(result.images), result.model)
+        1 google/nano-banana-pro
     """
 
     images: tuple[GeneratedImage, ...]
@@ -289,11 +326,26 @@ class ImageResult:
 
     @property
     def image(self) -> GeneratedImage:
-        """The first image: the only one when ``num_images`` was 1."""
+        """The first image: the only one when ``num_images`` was 1.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> img = nb.GeneratedImage(data=b"\\x89PNG\\r\\n\\x1a\\n", mime_type="image/png")
+            >>> nb.ImageResult(images=(img,), model="google/nano-banana-pro").image is img
+            True
+        """
         return self.images[0]
 
     def save(self, directory: str | os.PathLike[str]) -> list[Path]:
-        """Save every image into ``directory`` (created if missing); return the paths."""
+        """Save every image into ``directory`` (created if missing); return the paths.
+
+        Example:
+            >>> import tempfile, nanobanana as nb
+            >>> img = nb.GeneratedImage(data=b"\\x89PNG\\r\\n\\x1a\\n", mime_type="image/png")
+            >>> result = nb.ImageResult(images=(img,), model="google/nano-banana-pro")
+            >>> [path.name for path in result.save(tempfile.mkdtemp())]
+            ['image-4c4b6a3be1314ab8.png']
+        """
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         return [img.save(folder) for img in self.images]

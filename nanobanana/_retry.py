@@ -78,16 +78,35 @@ class RetryPolicy:
 
         Server-requested waits are still honoured, up to ``max_retry_after`` (60 s);
         a longer one raises at once.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> policy = nb.RetryPolicy.no_wait(max_retries=5)
+            >>> policy.max_retries, policy.initial_delay, policy.max_delay
+            (5, 0.0, 0.0)
         """
         return cls(max_retries=max_retries, initial_delay=0.0, max_delay=0.0)
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
-        """A policy that never retries."""
+        """A policy that never retries.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> nb.RetryPolicy.disabled().max_retries
+            0
+            >>> client = nb.Client(api_key="my-key", retry=nb.RetryPolicy.disabled())
+        """
         return cls(max_retries=0)
 
     def should_retry_status(self, status: int) -> bool:
-        """Whether an answer with ``status`` is worth another attempt."""
+        """Whether an answer with ``status`` is worth another attempt.
+
+        Example:
+            >>> from nanobanana import RetryPolicy
+            >>> RetryPolicy().should_retry_status(429), RetryPolicy().should_retry_status(400)
+            (True, False)
+        """
         return status in self.retry_statuses
 
 

@@ -126,12 +126,28 @@ class Client:
     @property
     def async_client(self) -> AsyncClient:
         """The :class:`AsyncClient` this client runs (on its own loop: do not await it
-        from another one)."""
+        from another one).
+
+        Example:
+            >>> import nanobanana as nb
+            >>> with nb.Client(api_key="my-key", max_retries=5) as client:
+            ...     print(client.async_client.retry.max_retries)
+            5
+        """
         return self._async
 
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether :meth:`close` was called.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> with nb.Client(api_key="my-key") as client:
+            ...     print(client.is_closed)
+            False
+            >>> client.is_closed
+            True
+        """
         return self._closed
 
     def __enter__(self) -> Self:
@@ -147,7 +163,15 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool and stop the portal thread. Idempotent."""
+        """Close the connection pool and stop the portal thread. Idempotent.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> client = nb.Client(api_key="my-key")
+            >>> client.close()
+            >>> client.is_closed
+            True
+        """
         with self._lock:
             if self._closed:
                 return
@@ -203,7 +227,18 @@ class Client:
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ImageResult:
-        """Generate images from a text prompt. See :meth:`AsyncClient.generate`."""
+        """Generate images from a text prompt. See :meth:`AsyncClient.generate`.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     result = client.generate("a lighthouse at dawn", num_images=2)
+            ...     print(len(result.images), result.image.mime_type)
+            2 image/png
+        """
         return self._run(
             lambda: self._async.generate(
                 prompt,
@@ -236,7 +271,19 @@ class Client:
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ImageResult:
-        """Edit or combine images according to a prompt. See :meth:`AsyncClient.edit`."""
+        """Edit or combine images according to a prompt. See :meth:`AsyncClient.edit`.
+
+        Example:
+            >>> from nanobanana.testing import make_png
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     photo = make_png(64, 64, b"a photo")  # or a path, or an https URL
+            ...     print(client.edit("make it night", photo).model)
+            google/gemini-2.5-flash-image-edit
+        """
         return self._run(
             lambda: self._async.edit(
                 prompt,
@@ -255,7 +302,14 @@ class Client:
         )
 
     def resolve_model(self, request: ImageRequest) -> str:
-        """The model ``request`` is sent with. See :meth:`AsyncClient.resolve_model`."""
+        """The model ``request`` is sent with. See :meth:`AsyncClient.resolve_model`.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> with nb.Client(api_key="my-key") as client:
+            ...     print(client.resolve_model(nb.ImageRequest(prompt="a red kite")))
+            google/gemini-2.5-flash-image
+        """
         return self._async.resolve_model(request)
 
     def send(
@@ -268,7 +322,18 @@ class Client:
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ImageResult:
-        """Send a prepared :class:`ImageRequest`. See :meth:`AsyncClient.send`."""
+        """Send a prepared :class:`ImageRequest`. See :meth:`AsyncClient.send`.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     request = nb.ImageRequest(prompt="a red kite", aspect_ratio="4:3")
+            ...     print(client.send(request).image.mime_type)
+            image/png
+        """
         return self._run(
             lambda: self._async.send(
                 request,
@@ -343,6 +408,16 @@ class Batch:
 
     Use it in a ``with`` block, or just loop over it: leaving the loop early (``break``,
     an exception, Ctrl-C) closes it too.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> inputs = ["a red kite", nb.ImageRequest(prompt="a blue boat", aspect_ratio="16:9")]
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url
+        ... ) as client, client.batch(inputs) as batch:
+        ...     print(sorted(item.index for item in batch), batch.summary.ok)
+        [0, 1] 2
     """
 
     def __init__(self, client: Client, async_batch: AsyncBatch) -> None:
@@ -355,7 +430,15 @@ class Batch:
 
     @property
     def summary(self) -> BatchSummary:
-        """Counts so far (final once the loop has ended)."""
+        """Counts so far (final once the loop has ended).
+
+        Example:
+            >>> import nanobanana as nb
+            >>> with nb.Client(api_key="my-key") as client:
+            ...     batch = client.batch(["a red kite", "a blue boat"], dry_run=True)
+            ...     print(batch.summary.done, batch.run().done)
+            0 2
+        """
         return self._batch.summary
 
     def __iter__(self) -> Iterator[BatchItem]:
@@ -381,7 +464,19 @@ class Batch:
         self.close()
 
     def close(self) -> None:
-        """Cancel what is in flight and close the manifest. Idempotent."""
+        """Cancel what is in flight and close the manifest. Idempotent.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     batch = client.batch(["a red kite", "a blue boat", "a green hill"])
+            ...     print(next(iter(batch)).ok)
+            ...     batch.close()  # the rest is cancelled; the client stays usable
+            True
+        """
         if self._closed:
             return
         self._closed = True
@@ -389,7 +484,18 @@ class Batch:
             self._client._run(self._batch.aclose)
 
     def run(self) -> BatchSummary:
-        """Drain the batch without looking at items; return the final summary."""
+        """Drain the batch without looking at items; return the final summary.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     summary = client.batch(["a red kite", "a blue boat"]).run()
+            >>> summary.ok, summary.images
+            (2, 2)
+        """
         for _ in self:
             pass
         return self.summary

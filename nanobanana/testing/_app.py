@@ -120,7 +120,15 @@ class FakeApi:
 
     @property
     def shape(self) -> str:
-        """The response shape of successful answers; settable while running."""
+        """The response shape of successful answers; settable while running.
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> server = FakeServer(shape="images_url")
+            >>> server.shape = "data_url"  # one of RESPONSE_SHAPES
+            >>> server.shape
+            'data_url'
+        """
         return self._shape
 
     @shape.setter
@@ -131,7 +139,15 @@ class FakeApi:
 
     @property
     def latency(self) -> float:
-        """Seconds added before every answer to the generation endpoint; settable."""
+        """Seconds added before every answer to the generation endpoint; settable.
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> server = FakeServer(latency=0.5)
+            >>> server.latency = 0
+            >>> server.latency
+            0.0
+        """
         return self._latency
 
     @latency.setter

@@ -37,8 +37,14 @@ class RecordedRequest:
         status: The HTTP status sent, or ``None`` when no response was sent.
 
     Example:
-        >>> record = server.generation_requests[-1]  # doctest: +SKIP
-        >>> record.json["prompt"], record.outcome  # doctest: +SKIP
+        >>> import nanobanana as nb
+        >>> from nanobanana.testing import FakeServer
+        >>> with FakeServer() as server, nb.Client(
+        ...     api_key=server.api_key, base_url=server.url
+        ... ) as client:
+        ...     _ = client.generate("a lighthouse at dawn")
+        ...     record = server.generation_requests[-1]
+        >>> record.json["prompt"], record.outcome
         ('a lighthouse at dawn', 'ok')
     """
 
@@ -54,7 +60,18 @@ class RecordedRequest:
 
     @property
     def is_generation(self) -> bool:
-        """Whether this was a ``POST`` to the generation endpoint."""
+        """Whether this was a ``POST`` to the generation endpoint.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     _ = client.generate("a red kite")
+            ...     print(server.requests[-1].is_generation)
+            True
+        """
         return self.method == "POST" and self.path == GENERATIONS_PATH
 
 

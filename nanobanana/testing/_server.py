@@ -113,7 +113,16 @@ class FakeServer(FakeApi):
 
     @property
     def running(self) -> bool:
-        """Whether the server is listening."""
+        """Whether the server is listening.
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server:
+            ...     print(server.running)
+            True
+            >>> server.running
+            False
+        """
         return self._port is not None
 
     @property
@@ -122,6 +131,12 @@ class FakeServer(FakeApi):
 
         Raises:
             RuntimeError: The server is not running.
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server:
+            ...     print(server.url.endswith(f":{server.port}"))
+            True
         """
         if self._port is None:
             raise RuntimeError("FakeServer is not running; use it as a context manager")
@@ -133,6 +148,12 @@ class FakeServer(FakeApi):
 
         Raises:
             RuntimeError: The server is not running.
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server:
+            ...     print(server.url.startswith("http://127.0.0.1:"))
+            True
         """
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}"
@@ -141,12 +162,34 @@ class FakeServer(FakeApi):
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """A snapshot of every request received since creation or :meth:`reset`, oldest first."""
+        """A snapshot of every request received since creation or :meth:`reset`, oldest first.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     _ = client.generate("a red kite")
+            ...     print([(r.method, r.path, r.status) for r in server.requests])
+            [('POST', '/v1/images/generations', 200)]
+        """
         return self._recorder.snapshot()
 
     @property
     def generation_requests(self) -> list[RecordedRequest]:
-        """The recorded ``POST /v1/images/generations`` requests only."""
+        """The recorded ``POST /v1/images/generations`` requests only.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     _ = client.generate("a red kite", aspect_ratio="16:9")
+            ...     print([r.json["aspect_ratio"] for r in server.generation_requests])
+            ['16:9']
+        """
         return [r for r in self._recorder.snapshot() if r.is_generation]
 
     def distinct_connections(self) -> int:
@@ -155,16 +198,44 @@ class FakeServer(FakeApi):
         Returns:
             The number of distinct client ports among :attr:`requests`; a client that
             reuses its connections shows far fewer than it sent requests.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     for prompt in ["a red kite", "a blue boat", "a green hill"]:
+            ...         _ = client.generate(prompt)
+            ...     print(len(server.requests), server.distinct_connections())
+            3 1
         """
         return len({r.client_port for r in self._recorder.snapshot()})
 
     @property
     def pending_faults(self) -> int:
-        """How many queued faults no request has consumed yet."""
+        """How many queued faults no request has consumed yet.
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> server = FakeServer()
+            >>> server.fail_next(n=2, status=503)
+            >>> server.pending_faults
+            2
+        """
         return len(self._faults)
 
     def reset(self) -> None:
-        """Forget queued faults (generation and download) and recorded requests."""
+        """Forget queued faults (generation and download) and recorded requests.
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> server = FakeServer()
+            >>> server.hang_next(3)
+            >>> server.reset()
+            >>> server.pending_faults, server.requests
+            (0, [])
+        """
         self._faults.clear()
         self._download_faults.clear()
         self._recorder.clear()
@@ -200,6 +271,17 @@ class FakeServer(FakeApi):
 
         Raises:
             ValueError: ``status`` or ``n`` is out of range.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url, retry=nb.RetryPolicy.no_wait()
+            ... ) as client:
+            ...     server.fail_next(status=503)  # the client retries and succeeds
+            ...     _ = client.generate("a red kite")
+            ...     print([r.outcome for r in server.generation_requests])
+            ['fault:503', 'ok']
         """
         if not 200 <= status <= 599:
             raise ValueError(f"status must be 200..599, got {status}")
@@ -220,6 +302,17 @@ class FakeServer(FakeApi):
         Args:
             n: How many requests are dropped.
             reset: Abort with a TCP reset instead of a clean close.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url, retry=nb.RetryPolicy.no_wait()
+            ... ) as client:
+            ...     server.drop_next()  # the client retries and succeeds
+            ...     _ = client.generate("a red kite")
+            ...     print([r.outcome for r in server.generation_requests])
+            ['dropped', 'ok']
         """
         self._faults.push(Drop(reset), n)
 
@@ -237,6 +330,19 @@ class FakeServer(FakeApi):
 
         Raises:
             ValueError: ``kind`` is not one of those.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     server.malformed_next(kind="bad_base64")
+            ...     try:
+            ...         client.generate("a red kite")
+            ...     except nb.ResponseError:
+            ...         print(server.generation_requests[-1].outcome)
+            malformed:bad_base64
         """
         if kind not in MALFORMED_KINDS:
             raise ValueError(f"kind must be one of {MALFORMED_KINDS}, got {kind!r}")
@@ -250,6 +356,19 @@ class FakeServer(FakeApi):
 
         Args:
             n: How many requests hang.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url, max_retries=0
+            ... ) as client:
+            ...     server.hang_next()
+            ...     try:
+            ...         client.generate("a red kite", timeout=0.1)
+            ...     except nb.APITimeoutError:
+            ...         print(server.generation_requests[-1].outcome)
+            hung
         """
         self._faults.push(Hang(), n)
 
@@ -259,6 +378,16 @@ class FakeServer(FakeApi):
         Args:
             n: How many requests are slow.
             seconds: Extra delay, on top of :attr:`latency`.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer() as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     server.slow_next(seconds=0.05)  # late, but it does answer
+            ...     print(client.generate("a red kite").image.mime_type)
+            image/png
         """
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds}")
@@ -270,6 +399,19 @@ class FakeServer(FakeApi):
         Args:
             n: How many downloads fail.
             status: The HTTP status (200-599), sent with the vendor's error body.
+
+        Example:
+            >>> import nanobanana as nb
+            >>> from nanobanana.testing import FakeServer
+            >>> with FakeServer(shape="images_url") as server, nb.Client(
+            ...     api_key=server.api_key, base_url=server.url
+            ... ) as client:
+            ...     server.fail_downloads_next(status=410)
+            ...     try:
+            ...         client.generate("a red kite")
+            ...     except nb.ImageDownloadError as exc:
+            ...         print(exc.status)
+            410
         """
         if not 200 <= status <= 599:
             raise ValueError(f"status must be 200..599, got {status}")
@@ -283,6 +425,19 @@ class FakeServer(FakeApi):
         Raises:
             RuntimeError: The server is already running.
             OSError: The port cannot be bound.
+
+        Example:
+            >>> import anyio
+            >>> from nanobanana.testing import FakeServer
+            >>> async def main() -> bool:
+            ...     server = FakeServer()
+            ...     await server.astart()  # or: async with FakeServer() as server
+            ...     try:
+            ...         return server.running
+            ...     finally:
+            ...         await server.aclose()
+            >>> anyio.run(main)
+            True
         """
         self._refuse_if_running()
         await self._open()
@@ -291,6 +446,17 @@ class FakeServer(FakeApi):
         """Stop the server, ending hung requests; safe to call twice.
 
         A server started with :meth:`start` is stopped from a worker thread.
+
+        Example:
+            >>> import anyio
+            >>> from nanobanana.testing import FakeServer
+            >>> async def main() -> bool:
+            ...     server = FakeServer()
+            ...     await server.astart()
+            ...     await server.aclose()
+            ...     return server.running
+            >>> anyio.run(main)
+            False
         """
         if self._thread is not None:
             await asyncio.to_thread(self.stop)
@@ -303,6 +469,14 @@ class FakeServer(FakeApi):
         Raises:
             RuntimeError: The server is already running.
             OSError: The port cannot be bound.
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> server = FakeServer()
+            >>> server.start()  # or: with FakeServer() as server
+            >>> server.running
+            True
+            >>> server.stop()
         """
         self._refuse_if_running()
         ready = threading.Event()
@@ -324,6 +498,14 @@ class FakeServer(FakeApi):
 
         Raises:
             RuntimeError: The server was started with :meth:`astart` (use :meth:`aclose`).
+
+        Example:
+            >>> from nanobanana.testing import FakeServer
+            >>> server = FakeServer()
+            >>> server.start()
+            >>> server.stop()
+            >>> server.running
+            False
         """
         thread, loop, event = self._thread, self._thread_loop, self._thread_stop
         if thread is None or loop is None or event is None:
