@@ -5,7 +5,7 @@ Usage::
     python benchmarks/run_all.py --quick          # a few minutes
     python benchmarks/run_all.py                  # the full run (tens of minutes)
     python benchmarks/run_all.py --only memory --memory-prompts 1000,5000
-    python benchmarks/run_all.py --render-only    # rewrite docs/performance.md only
+    python benchmarks/run_all.py --render-only    # rewrite docs/performance.{md,svg} only
 
 Each benchmark runs as its own process (``batch_cpu.py``, ``batch_throughput.py``,
 ``batch_memory.py``) and hands back its JSON. With ``--only``, the benchmarks not run
@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _chart import collect, render_svg
 from _common import BENCH_DIR, RESULTS_DIR, ROOT, log, machine_info, write_json
 
 BENCHMARKS = {
@@ -33,6 +34,7 @@ BENCHMARKS = {
 }
 LATEST = RESULTS_DIR / "latest.json"
 DOC = ROOT / "docs" / "performance.md"
+CHART = DOC.with_suffix(".svg")
 
 
 def run_benchmark(name: str, args: list[str]) -> dict[str, Any]:
@@ -144,7 +146,26 @@ def _measured_on(bench: dict[str, Any]) -> str:
     )
 
 
-def render_markdown(doc: dict[str, Any]) -> str:
+def write_chart(doc: dict[str, Any], path: Path = CHART) -> bool:
+    """Draw the headline ratios to ``path``; False (and nothing written) if there are none."""
+    groups = collect(doc)
+    if not groups:
+        return False
+    quick = ", quick run" if doc.get("quick") else ""
+    path.write_text(
+        render_svg(groups, f"Written {doc.get('generated', '?')}{quick}"), encoding="utf-8"
+    )
+    log(f"wrote {path}")
+    return True
+
+
+def write_docs(doc: dict[str, Any]) -> None:
+    chart = CHART.name if write_chart(doc) else None
+    DOC.write_text(render_markdown(doc, chart))
+    log(f"wrote {DOC}")
+
+
+def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
     b = doc["benchmarks"]
     m = doc["machine"]
     out: list[str] = []
@@ -195,6 +216,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
     w("")
     w("## Latest figures")
     w("")
+    if chart:
+        w(
+            f"![Each figure as a ratio to its baseline, with its target: green bars meet "
+            f"it, red bars miss it]({chart})"
+        )
+        w("")
     quick = " (quick run: fewer requests and repetitions)" if doc.get("quick") else ""
     w(
         f"Written {doc['generated']}{quick}. Machine: {m['cpu']} ({m['cpu_count']} CPUs), "
@@ -342,7 +369,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--memory-prompts", default=None, help="e.g. 1000,10000")
     parser.add_argument(
-        "--render-only", action="store_true", help="rewrite docs/performance.md from latest.json"
+        "--render-only",
+        action="store_true",
+        help="rewrite docs/performance.md and .svg from latest.json",
     )
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite the docs page")
     args = parser.parse_args(argv)
@@ -351,8 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.render_only:
         if not previous:
             parser.error(f"{LATEST} does not exist yet")
-        DOC.write_text(render_markdown(previous))
-        log(f"wrote {DOC}")
+        write_docs(previous)
         return
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -377,8 +405,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json(LATEST, doc)
     log(f"wrote {LATEST}")
     if not args.no_docs:
-        DOC.write_text(render_markdown(doc))
-        log(f"wrote {DOC}")
+        write_docs(doc)
     for row in doc["summary"]:
         status = "met" if row["met"] else "MISSED"
         print(

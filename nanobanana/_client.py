@@ -680,28 +680,38 @@ class AsyncClient:
     async def _build_result(self, raw: RawResponse, model: str, timeout: Timeout) -> ImageResult:
         request_id = raw.request_id
         wire = parse_body(raw.body, request_id=request_id)
-        if sum(1 for w in wire.images if w.b64 is None) <= 1:
-            images = [await self._materialise(item, timeout, request_id) for item in wire.images]
-        else:  # several downloads: fetch them at the same time
-            fetched: list[GeneratedImage | None] = [None] * len(wire.images)
-
-            async def fetch(i: int, item: WireImage) -> None:
-                fetched[i] = await self._materialise(item, timeout, request_id)
-
-            try:
-                async with anyio.create_task_group() as tg:
-                    for i, item in enumerate(wire.images):
-                        tg.start_soon(fetch, i, item)
-            except* ResponseError as group:  # the error itself, not a group of one
-                raise group.exceptions[0] from None
-            images = [img for img in fetched if img is not None]
+        try:
+            images = await self._images(wire, timeout, request_id)
+        except ResponseError as exc:
+            if not exc.body:  # the start of the answer, for diagnosis
+                exc.body = raw.body[:65536]
+            raise
         return ImageResult(
-            images=tuple(images),
+            images=images,
             model=model,
             description=wire.description,
             usage=_merge_usage(wire, raw.headers),
             request_id=request_id,
         )
+
+    async def _images(
+        self, wire: WireResponse, timeout: Timeout, request_id: str | None
+    ) -> tuple[GeneratedImage, ...]:
+        if sum(1 for w in wire.images if w.b64 is None) <= 1:
+            return tuple([await self._materialise(i, timeout, request_id) for i in wire.images])
+        # Several downloads: fetch them at the same time.
+        fetched: list[GeneratedImage | None] = [None] * len(wire.images)
+
+        async def fetch(i: int, item: WireImage) -> None:
+            fetched[i] = await self._materialise(item, timeout, request_id)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                for i, item in enumerate(wire.images):
+                    tg.start_soon(fetch, i, item)
+        except* ResponseError as group:  # the error itself, not a group of one
+            raise group.exceptions[0] from None
+        return tuple(img for img in fetched if img is not None)
 
     async def _materialise(
         self, item: WireImage, timeout: Timeout, request_id: str | None

@@ -451,15 +451,37 @@ def _message_from_json(doc: Any) -> str | None:
         return doc.strip() or None
     if not isinstance(doc, Mapping):
         return None
+    found: str | None = None
     for key in ("message", "detail", "error_description"):
         value = doc.get(key)
         if isinstance(value, str) and value.strip():
-            return value.strip()
+            found = value.strip()
+            break
         if isinstance(value, list) and value:
-            return "; ".join(str(v) for v in value)
-    if "error" in doc:
-        return _message_from_json(doc["error"])
-    return None
+            found = "; ".join(str(v) for v in value)
+            break
+    if found is None and "error" in doc:
+        found = _message_from_json(doc["error"])
+    # Validators (problem+json's "validation", others' "errors") list what was wrong:
+    # that is the useful part, so it goes into the message too.
+    problems = _problems(doc.get("validation") or doc.get("errors"))
+    if problems:
+        return f"{found}: {problems}" if found else problems
+    return found
+
+
+def _problems(items: Any) -> str | None:
+    if not isinstance(items, list):
+        return None
+    parts = []
+    for item in items[:5]:
+        if not isinstance(item, Mapping) or not isinstance(item.get("message"), str):
+            continue
+        where = item.get("location") or item.get("path") or item.get("loc")
+        if isinstance(where, list):
+            where = ".".join(str(w) for w in where)
+        parts.append(f"{where}: {item['message']}" if where else item["message"])
+    return "; ".join(parts) or None
 
 
 def extract_message(body: bytes, reason: str | None) -> str:

@@ -299,9 +299,9 @@ def _check_scheme(current: str, original: str, request_id: str | None) -> None:
     scheme = urlsplit(current).scheme.lower()
     if scheme not in ("http", "https"):
         where = "" if current == original else " (after a redirect)"
+        what = f"with scheme {scheme!r}" if scheme else "without a scheme"
         raise ImageDownloadError(
-            f"refusing to fetch an image URL with scheme {scheme or 'none'!r}{where}; "
-            "only http and https are allowed",
+            f"refusing to fetch an image URL {what}{where}; only http and https are allowed",
             url=redact_url(original),
             request_id=request_id,
         )
