@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -285,8 +285,13 @@ class GeneratedImage:
 
 
 def atomic_write(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    """Write ``data`` to ``target`` through a temporary file and a rename.
+
+    The file gets the usual permissions (0666 less the umask), as ``open()`` would give
+    it; ``tempfile.mkstemp`` would leave it readable by its owner only.
+    """
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

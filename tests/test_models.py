@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import pytest
 from _raw_api import png
 
@@ -196,3 +200,11 @@ async def test_more_input_images_than_a_model_takes_are_refused(
 
     assert len(server.generation_requests) == 1
     assert len(server.generation_requests[0].json["image_urls"]) == limit
+
+
+def test_saved_images_get_the_usual_file_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    image = nb.GeneratedImage(data=b"\x89PNG\r\n\x1a\n" + bytes(16), mime_type="image/png")
+    path = image.save(tmp_path / "kite.png")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
