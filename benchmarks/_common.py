@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,3 +270,19 @@ async def sdk_batch(
             if out.first_error is None:
                 out.first_error = f"{type(item.error).__name__}: {item.error}"
     return out
+
+
+def publish(
+    doc: dict[str, Any],
+    info: dict[str, Any],
+    started: float,
+    render: Callable[[dict[str, Any]], str],
+    json_out: str | None,
+) -> None:
+    """Stamp ``doc`` with the machine and the duration, print its table, save it."""
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    doc["machine"] = info
+    doc["duration_s"] = round(time.monotonic() - started, 1)
+    print(render(doc))
+    if json_out:
+        write_json(json_out, doc)

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from _common import (
     plain_gather,
     plain_session,
     prompts,
+    publish,
     raise_nofile_limit,
     rotated,
     run_worker,
@@ -46,7 +46,6 @@ from _common import (
     sdk_batch,
     sdk_gather,
     summarize,
-    write_json,
 )
 from _server import fake_server, warm_server
 
@@ -261,12 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         requests=args.requests,
         client_options=args.client_options,
     )
-    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    doc["machine"] = info
-    doc["duration_s"] = round(time.monotonic() - started, 1)
-    print(render(doc))
-    if args.json_out:
-        write_json(args.json_out, doc)
+    publish(doc, info, started, render, args.json_out)
 
 
 def render(doc: dict[str, Any]) -> str:

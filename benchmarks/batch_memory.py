@@ -49,10 +49,10 @@ from _common import (
     log,
     machine_info,
     prompts,
+    publish,
     raise_nofile_limit,
     run_worker,
     summarize,
-    write_json,
 )
 from _server import fake_server, warm_server
 
@@ -330,12 +330,7 @@ def main(argv: list[str] | None = None) -> None:
         quick=args.quick,
         client_options=args.client_options,
     )
-    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    doc["machine"] = info
-    doc["duration_s"] = round(time.monotonic() - started, 1)
-    print(render(doc))
-    if args.json_out:
-        write_json(args.json_out, doc)
+    publish(doc, info, started, render, args.json_out)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from _common import (
     plain_gather,
     plain_session,
     prompts,
+    publish,
     raise_nofile_limit,
     rotated,
     run_worker,
@@ -50,7 +50,6 @@ from _common import (
     sdk_batch,
     sdk_gather,
     summarize,
-    write_json,
 )
 from _server import fake_server, warm_server
 
@@ -285,12 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         quick=args.quick,
         client_options=args.client_options,
     )
-    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    doc["machine"] = info
-    doc["duration_s"] = round(time.monotonic() - started, 1)
-    print(render(doc))
-    if args.json_out:
-        write_json(args.json_out, doc)
+    publish(doc, info, started, render, args.json_out)
 
 
 if __name__ == "__main__":
