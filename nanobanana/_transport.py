@@ -314,7 +314,9 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
             f"the answer is {length} bytes, more than the {max_bytes}-byte cap",
             request_id=resp.headers.get("x-inference-id"),
         )
-    if length is not None:
+    # Content-Length counts the bytes on the wire: a compressed body (a gzip bomb) can
+    # inflate far past it, so only an uncompressed one is read whole.
+    if length is not None and resp.headers.get("Content-Encoding", "identity") == "identity":
         return await resp.read()
     chunks: list[bytes] = []
     size = 0
