@@ -52,7 +52,7 @@ from ._inputs import encode_images
 from ._models import GeneratedImage, ImageInput, ImageRequest, ImageResult, Timeout, Usage
 from ._models import check_model_params as _check_model_params
 from ._retry import RetryPolicy, backoff_delay
-from ._transport import RawResponse, Transport, redact_url
+from ._transport import RawResponse, Transport, redact_secret, redact_url
 
 if TYPE_CHECKING:
     from ._batch import AsyncBatch, BatchInput, ProgressCallback
@@ -579,7 +579,7 @@ class AsyncClient:
         image_urls = await encode_images(request.images) if request.images else None
         body = json.dumps(request_body(request, model, image_urls)).encode()
         raw = await self._send_with_retries(body, headers, opts, hooks)
-        return await self._build_result(raw, model, opts.timeout)
+        return await self._build_result(raw, model, opts.timeout, headers)
 
     async def _send_with_retries(
         self,
@@ -677,14 +677,16 @@ class AsyncClient:
             raise exc
         return wait
 
-    async def _build_result(self, raw: RawResponse, model: str, timeout: Timeout) -> ImageResult:
+    async def _build_result(
+        self, raw: RawResponse, model: str, timeout: Timeout, headers: Mapping[str, str]
+    ) -> ImageResult:
         request_id = raw.request_id
-        wire = parse_body(raw.body, request_id=request_id)
         try:
+            wire = parse_body(raw.body, request_id=request_id)
             images = await self._images(wire, timeout, request_id)
         except ResponseError as exc:
-            if not exc.body:  # the start of the answer, for diagnosis
-                exc.body = raw.body[:65536]
+            # The start of the answer, for diagnosis, without the key should it echo it.
+            exc.body = redact_secret(exc.body or raw.body[:65536], headers)
             raise
         return ImageResult(
             images=images,

@@ -207,7 +207,7 @@ class Transport:
                 if resp.status >= 400:
                     raise status_error(
                         resp.status,
-                        payload,
+                        redact_secret(payload, headers),
                         reason=resp.reason,
                         headers=_lower(resp_headers),
                         request_id=resp_headers.get("x-inference-id"),
@@ -293,6 +293,14 @@ def _bypassed(host: str, no_proxy: str) -> bool:
         if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
             return True
     return False
+
+
+def redact_secret(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """``body`` with the request's bearer key blanked out, should a server echo it."""
+    auth = headers.get("Authorization", "")
+    if auth.startswith("Bearer ") and len(auth) > 7:
+        return body.replace(auth[7:].encode(), b"**********")
+    return body
 
 
 def _check_scheme(current: str, original: str, request_id: str | None) -> None:

@@ -289,3 +289,21 @@ def test_the_cli_never_prints_the_key(sync_server: FakeServer, tmp_path: Path) -
     manifest = (out_dir / "manifest.jsonl").read_text()
     assert json.loads(manifest.splitlines()[0])["index"] in (0, 1, 2)
     assert [o for o in [*outputs, manifest] if SECRET in o] == []
+
+
+async def test_a_server_that_echoes_the_key_does_not_get_it_into_errors(
+    server: FakeServer,
+) -> None:
+    server.api_key = SECRET
+    async with nb.AsyncClient(api_key=SECRET, base_url=server.url, max_retries=0) as client:
+        server.fail_next(status=400, body={"message": f"bad request from key {SECRET}"})
+        with pytest.raises(nb.BadRequestError) as bad:
+            await client.generate("a red kite")
+        server.fail_next(status=200, body={"data": [], "echo": SECRET})
+        with pytest.raises(nb.ResponseError) as malformed:
+            await client.generate("a red kite")
+    for exc in (bad.value, malformed.value):
+        assert SECRET not in str(exc)
+        assert SECRET not in repr(exc)
+        assert SECRET.encode() not in exc.body
+    assert b"**********" in bad.value.body
