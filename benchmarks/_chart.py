@@ -79,6 +79,16 @@ def _memory(b: dict[str, Any]) -> Group:
     return f"Memory of a long batch (target \u2264 {target:.2f})", [bar]
 
 
+def _peers(b: dict[str, Any]) -> Group:
+    target = float(b["sync_target_vs_openai"])
+    bars = [
+        Bar(f"sync Client, {label}", *_spread(c["nanobanana_vs_openai_cpu"]), target, False)
+        for label, c in b.get("sync", {}).items()
+        if c.get("nanobanana_vs_openai_cpu")
+    ]
+    return f"Sync CPU per call / openai-python (target \u2264 {target:.2f})", bars
+
+
 def collect(doc: dict[str, Any]) -> list[Group]:
     """The groups of bars that ``doc`` (``latest.json``) has figures for."""
     benchmarks = doc.get("benchmarks", {})
@@ -87,6 +97,7 @@ def collect(doc: dict[str, Any]) -> list[Group]:
         ("batch_cpu", _cpu),
         ("batch_throughput", _throughput),
         ("batch_memory", _memory),
+        ("peers", _peers),
     ):
         if key not in benchmarks:
             continue

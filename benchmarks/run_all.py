@@ -8,8 +8,10 @@ Usage::
     python benchmarks/run_all.py --render-only    # rewrite docs/performance.{md,svg} only
 
 Each benchmark runs as its own process (``batch_cpu.py``, ``batch_throughput.py``,
-``batch_memory.py``) and hands back its JSON. With ``--only``, the benchmarks not run
-keep their previous figures in ``latest.json`` (each carries its own date and machine).
+``batch_memory.py``, ``peers.py``, ``startup.py``) and hands back its JSON. With
+``--only``, the benchmarks not run keep their previous figures in ``latest.json`` (each
+carries its own date and machine). ``peers`` needs openai (``pip install openai``) for
+its openai variants and skips them without it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,8 @@ BENCHMARKS = {
     "cpu": "batch_cpu",
     "throughput": "batch_throughput",
     "memory": "batch_memory",
+    "peers": "peers",
+    "startup": "startup",
 }
 LATEST = RESULTS_DIR / "latest.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -122,6 +127,76 @@ def summary_rows(benchmarks: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": mem["meets_target"]["under_peak"],
             }
         )
+    rows += _peer_rows(benchmarks.get("peers"))
+    st = benchmarks.get("startup")
+    if st:
+        beyond = st["asyncclient_beyond_aiohttp_ms"]["median"]
+        aio = st["wall_ms"]["aiohttp"]["median"]
+        client = st["wall_ms"]["nanobanana.AsyncClient"]["median"]
+        rows.append(
+            {
+                "figure": "Startup, `nanobanana.AsyncClient` import beyond `import aiohttp`",
+                "value": f"{beyond:.0f} ms ({client:.0f} ms vs {aio:.0f} ms, medians)",
+                "ratio": st["asyncclient_vs_aiohttp"]["median"],
+                "target": f"<= {st['target_import_beyond_aiohttp_ms']:.0f} ms",
+                "met": st["meets_target"]["import"],
+            }
+        )
+        rows.append(
+            {
+                "figure": "Startup, `nanobanana --help`",
+                "value": f"{st['wall_ms']['nanobanana --help']['median']:.0f} ms",
+                "ratio": None,
+                "target": f"<= {st['target_help_ms']:.0f} ms",
+                "met": st["meets_target"]["help"],
+            }
+        )
+    return rows
+
+
+def _peer_rows(peers: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Sync nanobanana / openai (with its target); async generate / openai (for information)."""
+    rows: list[dict[str, Any]] = []
+    if not peers or peers.get("openai_skipped"):
+        return rows
+    for label, c in peers.get("sync", {}).items():
+        vs = c.get("nanobanana_vs_openai_cpu")
+        if not vs:
+            continue
+        v = c["variants"]
+        rows.append(
+            {
+                "figure": f"Sync CPU/call, `Client.generate` vs openai, {label} images",
+                "value": (
+                    f"{v['nanobanana']['cpu_per_request_ms']['median']:.3f} ms vs"
+                    f" {v['openai']['cpu_per_request_ms']['median']:.3f} ms (openai)"
+                ),
+                "ratio": vs["median"],
+                "target": f"<= {peers['sync_target_vs_openai']:.2f}x openai",
+                "met": vs["median"] <= peers["sync_target_vs_openai"],
+            }
+        )
+    for label, cells in peers.get("async", {}).items():
+        for conc, c in cells.items():
+            vs = c.get("generate_vs_openai_cpu")
+            if not vs:
+                continue
+            v = c["variants"]
+            rows.append(
+                {
+                    "figure": (
+                        f"Async CPU/request, `generate` vs openai, {label} images,"
+                        f" concurrency {conc}"
+                    ),
+                    "value": (
+                        f"{v['generate']['cpu_per_request_ms']['median']:.3f} ms vs"
+                        f" {v['openai']['cpu_per_request_ms']['median']:.3f} ms (openai)"
+                    ),
+                    "ratio": vs["median"],
+                    "target": "(information)",
+                    "met": None,
+                }
+            )
     return rows
 
 
@@ -207,6 +282,9 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
     w("$ python benchmarks/batch_cpu.py --payloads 8KB,256KB")
     w("$ python benchmarks/batch_throughput.py --concurrency 1000 --requests 3000")
     w("$ python benchmarks/batch_memory.py --prompts 1000,10000")
+    w("$ pip install openai  # for the peer comparison only; not a dependency of the SDK")
+    w("$ python benchmarks/peers.py --quick")
+    w("$ python benchmarks/startup.py")
     w("```")
     w("")
     w(
@@ -232,7 +310,7 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
     w("| Figure | Measured | Ratio | Target | Met |")
     w("|---|---|---|---|---|")
     for row in doc["summary"]:
-        met = "yes" if row["met"] else "**no**"
+        met = "" if row["met"] is None else "yes" if row["met"] else "**no**"
         w(
             f"| {row['figure']} | {row['value']} | {_fmt_ratio(row['ratio'])} |"
             f" {row['target']} | {met} |"
@@ -329,6 +407,8 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
             f"steady-state ratio: {_spread(mem['steady_ratio_largest_to_smallest'])}."
         )
         w("")
+    _peers_section(w, b.get("peers"))
+    _startup_section(w, b.get("startup"))
     w("## What each benchmark measures")
     w("")
     w(
@@ -358,14 +438,126 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
         "RSS tells the two apart."
     )
     w("")
+    w(
+        "**Peers** (`peers.py`). The same requests through openai-python "
+        "(`AsyncOpenAI`/`OpenAI(base_url=<server>/v1).images.generate`, base64-decoding "
+        "`data[].b64_json`) and through nanobanana, async at concurrency 1, 64 and 256 "
+        "against the aiohttp floor, sync (one call after another) against a keep-alive "
+        "`http.client` floor. Retries are off everywhere. openai is not a dependency of "
+        "the SDK: `pip install openai` to include it. Target: the sync `Client.generate` "
+        "at most 0.60x openai's CPU per call."
+    )
+    w("")
+    w(
+        "**Startup** (`startup.py`). Wall time of fresh interpreters: `import nanobanana` "
+        "(lazy: it does not load aiohttp), `import nanobanana; nanobanana.AsyncClient` "
+        "(loads aiohttp) against `import aiohttp`, and `nanobanana --help`. Targets: the "
+        "client's import under 150 ms beyond aiohttp's, `--help` under 300 ms."
+    )
+    w("")
     return "\n".join(out)
+
+
+def _peers_section(w: Callable[[str], None], peers: dict[str, Any] | None) -> None:
+    if not peers:
+        return
+    p = peers["params"]
+    w("### Peers: openai-python")
+    w("")
+    versions = ", ".join(f"{k} {v}" for k, v in peers.get("versions", {}).items() if v)
+    w(
+        f"`benchmarks/peers.py`: server latency {p['server_latency_s']:g} s, "
+        f"{p['repetitions']} repetitions, {versions}. Client CPU milliseconds per "
+        "request and wall throughput, median (min-max); ratios to the floor taken within "
+        "each repetition."
+    )
+    if peers.get("openai_skipped"):
+        w("")
+        w("openai was not installed for this run: its variants were skipped.")
+    w("")
+    w(_measured_on(peers))
+    w("")
+    if peers.get("async"):
+        w("Async (`asyncio.gather` under a semaphore; `batch` drains `client.batch`):")
+        w("")
+        w(
+            "| Images | Concurrency | N | Variant | CPU ms/request | CPU / floor | req/s"
+            " | req/s / floor | errors |"
+        )
+        w("|---|---|---|---|---|---|---|---|---|")
+        for label, cells in peers["async"].items():
+            for conc, c in cells.items():
+                for name, x in c["variants"].items():
+                    cr = c["cpu_ratio_to_floor"].get(name)
+                    tr = c["throughput_ratio_to_floor"].get(name)
+                    w(
+                        f"| {label} | {conc} | {c['requests']} | {name}"
+                        f" | {_spread(x['cpu_per_request_ms'])} | {_spread(cr) if cr else '1'}"
+                        f" | {_spread(x['throughput_rps'], '{:.0f}')}"
+                        f" | {_spread(tr) if tr else '1'} | {x['errors']} |"
+                    )
+        w("")
+    if peers.get("sync"):
+        w("Sync (one call after another; the floor is a keep-alive `http.client` loop):")
+        w("")
+        w("| Images | N | Variant | CPU ms/call | CPU / floor | calls/s | errors |")
+        w("|---|---|---|---|---|---|---|")
+        for label, c in peers["sync"].items():
+            for name, x in c["variants"].items():
+                cr = c["cpu_ratio_to_floor"].get(name)
+                w(
+                    f"| {label} | {c['requests']} | {name} | {_spread(x['cpu_per_request_ms'])}"
+                    f" | {_spread(cr) if cr else '1'}"
+                    f" | {_spread(x['throughput_rps'], '{:.0f}')} | {x['errors']} |"
+                )
+        w("")
+        vs = [
+            f"{label} {_spread(c['nanobanana_vs_openai_cpu'])}"
+            for label, c in peers["sync"].items()
+            if c.get("nanobanana_vs_openai_cpu")
+        ]
+        if vs:
+            w(f"Sync nanobanana / openai, CPU per call: {'; '.join(vs)}.")
+            w("")
+
+
+def _startup_section(w: Callable[[str], None], st: dict[str, Any] | None) -> None:
+    if not st:
+        return
+    w("### Startup")
+    w("")
+    w(
+        f"`benchmarks/startup.py`: wall milliseconds of a fresh process, "
+        f"{st['params']['repetitions']} repetitions, median (min-max)."
+    )
+    w("")
+    w(_measured_on(st))
+    w("")
+    w("| Command | Wall ms |")
+    w("|---|---|")
+    for name, cmd in st["params"]["commands"].items():
+        w(f"| `{cmd}` | {_spread(st['wall_ms'][name], '{:.1f}')} |")
+    w("")
+    w(
+        f"`import nanobanana` beyond the bare interpreter: "
+        f"{_spread(st['import_beyond_python_ms'], '{:.1f}')} ms; "
+        f"`nanobanana.AsyncClient` beyond `import aiohttp`: "
+        f"{_spread(st['asyncclient_beyond_aiohttp_ms'], '{:.1f}')} ms "
+        f"(timed inside the process: "
+        f"{_spread(st['inprocess_asyncclient_beyond_aiohttp_ms'], '{:.1f}')} ms); "
+        f"`-X importtime` for `nanobanana`: "
+        f"{_spread(st['importtime_nanobanana_ms'], '{:.1f}')} ms."
+    )
+    w("")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests and repetitions")
     parser.add_argument(
-        "--only", default=",".join(BENCHMARKS), help="comma-separated: cpu,throughput,memory"
+        "--only",
+        default=",".join(BENCHMARKS),
+        help="comma-separated: cpu,throughput,memory,peers,startup",
     )
     parser.add_argument("--memory-prompts", default=None, help="e.g. 1000,10000")
     parser.add_argument(
@@ -407,7 +599,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_docs:
         write_docs(doc)
     for row in doc["summary"]:
-        status = "met" if row["met"] else "MISSED"
+        status = "" if row["met"] is None else "met" if row["met"] else "MISSED"
         print(
             f"{row['figure']}: {row['value']} {_fmt_ratio(row['ratio'])} "
             f"(target {row['target']}) {status}"
