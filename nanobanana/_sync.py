@@ -9,6 +9,7 @@ one whose own event loop is running (Jupyter).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import threading
@@ -41,6 +42,11 @@ from ._retry import RetryPolicy
 __all__ = ["Batch", "Client"]
 
 T = TypeVar("T")
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
 
 # Clients whose portal thread is running. The thread belongs to a thread pool, which
 # the interpreter joins at exit: a Client never closed would hang the exit forever.
@@ -118,6 +124,7 @@ class Client:
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
         self._portal: BlockingPortal | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -151,7 +158,7 @@ class Client:
         return self._closed
 
     def __enter__(self) -> Self:
-        self._get_portal()
+        self._get_loop()
         return self
 
     def __exit__(
@@ -178,6 +185,7 @@ class Client:
             self._closed = True
             portal, stack = self._portal, self._stack
             self._portal = self._stack = None
+            self._loop = None
             _open_clients.discard(self)
         if portal is None or stack is None:
             return
@@ -186,7 +194,8 @@ class Client:
         finally:
             stack.close()
 
-    def _get_portal(self) -> BlockingPortal:
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
+        """The portal's event loop, starting the portal on first use."""
         with self._lock:
             if self._closed:
                 raise ClientClosedError("the client is closed; create a new one")
@@ -195,11 +204,17 @@ class Client:
                 stack = ExitStack()
                 self._portal = stack.enter_context(start_blocking_portal("asyncio"))
                 self._stack = stack
+                self._loop = self._portal.call(_running_loop)
                 _open_clients.add(self)
-            return self._portal
+            assert self._loop is not None
+            return self._loop
 
     def _run(self, func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-        future = self._get_portal().start_task_soon(func, *args)
+        loop = self._get_loop()
+        # Straight onto the portal's loop: one hand-over each way. The portal's own
+        # start_task_soon waits for a second round trip to spawn the task, which
+        # doubles the cost of a call. Cancelling this future cancels the task.
+        future = asyncio.run_coroutine_threadsafe(func(*args), loop)
         try:
             result: T = future.result()
         except BaseException as exc:
