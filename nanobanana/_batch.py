@@ -377,7 +377,7 @@ class _Engine:
             return
         del self.waiting[index]
         self.active[index] = (request, key)
-        await self._work(index, request, key)
+        await self._work(index, request, key, model)
 
     async def _wait_for_window(self, index: int) -> None:
         """When ordered, wait until ``index`` is within the reorder window."""
@@ -455,11 +455,11 @@ class _Engine:
             elapsed=elapsed,
         )
 
-    async def _work(self, index: int, request: ImageRequest, key: str) -> None:
+    async def _work(self, index: int, request: ImageRequest, key: str, model: str) -> None:
         assert self.throttle is not None
         hooks = self.hooks[index] = _ItemHooks(self.throttle)
         try:
-            result = await self.client._execute(request, self.call, hooks)
+            result = await self.client._execute(request, self.call, hooks, model)
         except NanoBananaError as exc:
             elapsed = time.monotonic() - (hooks.first_sent or time.monotonic())
             item = BatchItem(

@@ -570,11 +570,17 @@ class AsyncClient:
         return headers
 
     async def _execute(
-        self, request: ImageRequest, opts: _CallOptions, hooks: AttemptHooks | None = None
+        self,
+        request: ImageRequest,
+        opts: _CallOptions,
+        hooks: AttemptHooks | None = None,
+        model: str | None = None,
     ) -> ImageResult:
+        """Send ``request``; ``model``, when the caller resolved it already, is trusted."""
         if self._transport.closed:
             raise ClientClosedError("the client is closed; create a new one")
-        model = self.resolve_model(request)
+        if model is None:
+            model = self.resolve_model(request)
         headers = self._headers(opts)
         image_urls = await encode_images(request.images) if request.images else None
         body = json.dumps(request_body(request, model, image_urls)).encode()
