@@ -88,6 +88,44 @@ def rusage_self() -> dict[str, float]:
     }
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS to its current RSS (Linux: ``clear_refs``); True if done.
+
+    Lets one process measure the peak of each of several parts in turn.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_kb() -> int:
+    """The peak RSS of this process in KB: ``VmHWM``, else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+
+
+def process_peak_rss_mb(pid: int) -> float | None:
+    """The peak RSS of another process (``VmHWM``), in MB; None where unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def run_worker(script: Path, args: Iterable[str], *, timeout: float = 3600) -> dict[str, Any]:
     """Run ``script --worker ARGS`` in a fresh interpreter; return the JSON it prints last."""
     cmd = [sys.executable, str(script), "--worker", *args]

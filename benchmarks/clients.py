@@ -1,0 +1,952 @@
+"""Every client doing the same work: CPU per request, throughput, peak RSS and errors.
+
+The same requests to the same fake server (in its own process), for every payload,
+concurrency and server latency of the matrix, through each client:
+
+async, ``asyncio.gather`` under a semaphore (``batch`` drains ``client.batch``):
+
+* ``aiohttp``  - the floor: one ``ClientSession``, POST the JSON, ``json.loads``,
+  base64-decode every image (``_common.plain_gather``);
+* ``openai``   - ``openai.AsyncOpenAI(base_url=<server>/v1, max_retries=0)`` and
+  ``client.images.generate(model=..., prompt=...)``, base64-decoding ``data[].b64_json``;
+* ``generate`` - ``nanobanana.AsyncClient.generate``;
+* ``batch``    - ``async for item in client.batch(prompts, concurrency=...)``.
+
+sync, one call after another (server latency 0):
+
+* ``http.client`` - the floor: one keep-alive ``http.client.HTTPConnection``;
+* ``openai``      - ``openai.OpenAI(...).images.generate``;
+* ``nanobanana``  - ``nanobanana.Client.generate``.
+
+Method: for each cell, ONE worker subprocess opens every variant's client, warms each
+(the warm-up opens the connections), then runs the variants interleaved in rounds: in
+round r the variants go in rotated order, each sending the same requests on its own
+warmed connections, with ``time.process_time()`` (user + system CPU of the process,
+every thread) and the wall clock read around each variant's timed part and summed per
+variant over the rounds. Each ratio to the floor is taken within that worker. The
+worker is then repeated in fresh processes and the median (and min-max) over the
+repetitions is reported. Retries are off in every client, so every failure is counted.
+
+openai is not a dependency of nanobanana: without it (``pip install -r
+benchmarks/requirements.txt``) its variants are skipped and said so.
+
+Usage::
+
+    python benchmarks/clients.py --quick
+    python benchmarks/clients.py --latency 0 --payloads 8KB --concurrency 64
+    python benchmarks/clients.py --latency 1 --payloads 8KB --concurrency 1000 --skip-sync
+    python benchmarks/clients.py --plan              # the cells, their sizes, no run
+    python benchmarks/clients.py --estimate          # full-run time, from latest.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import gc
+import http.client
+import importlib.util
+import json
+import sys
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from _common import (
+    ENDPOINT,
+    RESULTS_DIR,
+    Outcome,
+    emit,
+    log,
+    machine_info,
+    peak_rss_kb,
+    plain_gather,
+    plain_headers,
+    plain_session,
+    process_peak_rss_mb,
+    prompts,
+    publish,
+    raise_nofile_limit,
+    reset_peak_rss,
+    rotated,
+    run_worker,
+    sdk_batch,
+    sdk_gather,
+    summarize,
+)
+from _server import fake_server, warm_server
+
+ASYNC_VARIANTS = ("aiohttp", "openai", "generate", "batch")
+ASYNC_FLOOR = "aiohttp"
+ASYNC_MINE = ("generate", "batch")
+SYNC_VARIANTS = ("http.client", "openai", "nanobanana")
+SYNC_FLOOR = "http.client"
+SYNC_MINE = "nanobanana"
+OPENAI_MISSING = (
+    "openai is not installed: skipping the openai variants "
+    "(pip install -r benchmarks/requirements.txt)"
+)
+
+PAYLOADS: dict[str, int] = {"8KB": 8 * 1024, "256KB": 256 * 1024, "1.5MB": 1536 * 1024}
+CONCURRENCY = (1, 64, 256, 1000)
+LATENCIES = (0.0, 1.0)
+# The fake server (aiohttp) keeps the last answer of every open keep-alive connection
+# until that connection's next request, and the four clients' pools stay open side by
+# side: the server holds about 4 x connections x answer (an answer is the image in
+# base64, 4/3 of it). At 1.5 MB and concurrency 1,000 that would be 8 GB. So the
+# concurrency actually used is capped to keep those answers within this budget
+# (--server-budget-mb; 0 lifts it) and the cell says so.
+SERVER_BUDGET_MB = 512
+POOLS = 4
+# Warm every variant's pool at once (latency > 0) only if the answers fit in this and
+# the connections opened at once stay few enough for the server's accept backlog (more
+# at once and some wait for a SYN retransmit, or time out).
+WARM_TOGETHER_BYTES = 768 * 1024 * 1024
+WARM_TOGETHER_CONNECTIONS = 1024
+
+# Targets: reported as met / missed, never asserted.
+TARGETS: dict[str, float] = {
+    "cpu_vs_floor": 1.10,  # nanobanana CPU/request <= 1.10x the aiohttp loop's
+    "cpu_vs_openai": 0.50,  # ... and <= 0.5x openai-python's, every payload and concurrency
+    "rps_vs_ideal": 0.95,  # latency > 0, concurrency <= 256: >= 0.95 x concurrency/latency
+    "rps_vs_floor": 0.95,  # latency > 0, concurrency above that: >= 0.95x the aiohttp loop
+    "ideal_up_to_concurrency": 256,
+    "sync_cpu_vs_openai": 0.60,  # nanobanana.Client CPU/call <= 0.6x openai.OpenAI's
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work a run does."""
+
+    repetitions: int  # fresh worker processes per cell
+    rounds: int  # interleaved rounds per worker
+    requests: dict[str, int]  # latency 0: requests per variant and round, by payload
+    waves: int  # latency > 0: requests per variant and round = waves x concurrency
+    sync_calls: dict[str, int]  # sync: calls per variant and round, by payload
+
+
+FULL = Sizes(
+    repetitions=3,
+    rounds=3,
+    requests={"8KB": 1000, "256KB": 200, "1.5MB": 40},
+    waves=2,
+    sync_calls={"8KB": 200, "256KB": 60, "1.5MB": 16},
+)
+QUICK = Sizes(
+    repetitions=2,
+    rounds=1,
+    requests={"8KB": 200, "256KB": 40, "1.5MB": 10},
+    waves=1,
+    sync_calls={"8KB": 60, "256KB": 20, "1.5MB": 6},
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the async matrix and how much it sends."""
+
+    latency_s: float
+    payload: str
+    concurrency: int  # as named in the matrix
+    concurrency_used: int  # the same unless capped (see SERVER_BUDGET_MB)
+    requests: int  # per variant and round
+    warmup: int  # per variant, once, before the rounds
+    reduced: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.latency_s:g}s/{self.payload}/c{self.concurrency}"
+
+    @property
+    def in_flight(self) -> int:
+        return min(self.concurrency_used, self.requests)
+
+    @property
+    def ideal_rps(self) -> float | None:
+        return self.in_flight / self.latency_s if self.latency_s > 0 else None
+
+    @property
+    def workload(self) -> tuple[float, str, int, int]:
+        """What the workers do: two cells capped to the same workload are measured once."""
+        return (self.latency_s, self.payload, self.concurrency_used, self.requests)
+
+
+def concurrency_cap(payload: str, budget_mb: float = SERVER_BUDGET_MB) -> int | None:
+    """The most connections per client whose answers fit the server's budget (64s)."""
+    if budget_mb <= 0:
+        return None
+    answer = PAYLOADS[payload] * 4 / 3
+    cap = int(budget_mb * 1024 * 1024 / (POOLS * answer)) // 64 * 64
+    return max(cap, 64)
+
+
+def plan_cell(
+    latency: float,
+    payload: str,
+    concurrency: int,
+    sizes: Sizes,
+    requests: int | None = None,
+    budget_mb: float = SERVER_BUDGET_MB,
+) -> Cell:
+    """Size a cell: enough requests to fill the concurrency, capped where memory says so.
+
+    Latency 0: ``sizes.requests[payload]`` per round, at least the concurrency.
+    Latency > 0: ``sizes.waves`` waves of the concurrency; at concurrency 1 one request
+    per round (each takes the whole latency and shows nothing more).
+    """
+    used, reduced = concurrency, None
+    cap = concurrency_cap(payload, budget_mb)
+    if cap is not None and concurrency > cap:
+        used = cap
+        held = POOLS * concurrency * PAYLOADS[payload] * 4 / 3 / 1e9
+        reduced = (
+            f"run at concurrency {cap}: at {concurrency} the server would hold about "
+            f"{held:.1f} GB of {payload} answers"
+        )
+    if requests is not None:
+        n = requests
+    elif latency > 0:
+        n = 1 if used == 1 else sizes.waves * used
+    else:
+        n = max(sizes.requests[payload], used)
+    in_flight = min(used, n)
+    warmup = in_flight if latency > 0 else max(in_flight, 8)
+    return Cell(latency, payload, concurrency, used, n, warmup, reduced)
+
+
+def openai_available() -> bool:
+    return importlib.util.find_spec("openai") is not None
+
+
+def _model() -> str:
+    import nanobanana as nb
+
+    return nb.Model.NANO_BANANA.value
+
+
+def _decoded(response: Any) -> int:
+    return sum(len(base64.b64decode(item.b64_json)) for item in response.data)
+
+
+# -- workers: every variant of a cell, interleaved, in one process ---------------------
+
+
+Runner = Callable[[Sequence[str]], Awaitable[Outcome]]
+
+
+async def openai_gather(client: Any, model: str, texts: Sequence[str], concurrency: int) -> Outcome:
+    """``AsyncOpenAI.images.generate`` in the gather-under-a-semaphore loop."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(prompt: str) -> int:
+        async with sem:
+            return _decoded(await client.images.generate(model=model, prompt=prompt))
+
+    results = await asyncio.gather(*(one(p) for p in texts), return_exceptions=True)
+    out = Outcome()
+    for r in results:
+        if isinstance(r, int):
+            out.ok += 1
+            out.decoded_bytes += r
+        else:
+            out.errors += 1
+            out.first_error = out.first_error or f"{type(r).__name__}: {r}"
+    return out
+
+
+async def _open_async(
+    variant: str,
+    stack: contextlib.AsyncExitStack,
+    spec: dict[str, Any],
+) -> Runner:
+    """Open ``variant``'s client on ``stack``; return what sends a list of prompts."""
+    url, key, conc = spec["url"], spec["key"], spec["concurrency"]
+    model = _model()
+    if variant == "aiohttp":
+        session = await stack.enter_async_context(plain_session(conc))
+        endpoint = url + ENDPOINT
+        return lambda texts: plain_gather(session, endpoint, key, model, texts, conc)
+    if variant == "openai":
+        import openai
+
+        oa = await stack.enter_async_context(
+            openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+        )
+        return lambda texts: openai_gather(oa, model, texts, conc)
+    import nanobanana as nb
+
+    client = await stack.enter_async_context(
+        nb.AsyncClient(
+            api_key=key, base_url=url, model=model, max_retries=0, **spec["client_options"]
+        )
+    )
+    if variant == "generate":
+        return lambda texts: sdk_gather(client, texts, conc)
+    return lambda texts: sdk_batch(client, texts, conc)
+
+
+def _open_sync(variant: str, stack: contextlib.ExitStack, spec: dict[str, Any]) -> Runner:
+    """``variant``'s client as a call per prompt, wrapped to look like the async runners."""
+    url, key = spec["url"], spec["key"]
+    model = _model()
+    if variant == "http.client":
+        parts = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+        stack.callback(conn.close)
+        headers = plain_headers(key)
+        path = parts.path.rstrip("/") + ENDPOINT
+
+        def call(prompt: str) -> int:
+            conn.request("POST", path, json.dumps({"model": model, "prompt": prompt}), headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"HTTP {resp.status}")
+            doc = json.loads(payload)
+            return sum(len(base64.b64decode(item["b64_json"])) for item in doc["data"])
+
+    elif variant == "openai":
+        import openai
+
+        oa = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+        stack.callback(oa.close)
+
+        def call(prompt: str) -> int:
+            return _decoded(oa.images.generate(model=model, prompt=prompt))
+
+    else:
+        import nanobanana as nb
+
+        nbc = nb.Client(
+            api_key=key, base_url=url, model=model, max_retries=0, **spec["client_options"]
+        )
+        stack.callback(nbc.close)
+
+        def call(prompt: str) -> int:
+            return sum(len(image.data) for image in nbc.generate(prompt).images)
+
+    def loop(texts: Sequence[str]) -> Outcome:
+        out = Outcome()
+        for prompt in texts:
+            try:
+                out.decoded_bytes += call(prompt)
+                out.ok += 1
+            except Exception as exc:  # every failure is counted, none stops the loop
+                out.errors += 1
+                out.first_error = out.first_error or f"{type(exc).__name__}: {exc}"
+        return out
+
+    async def run(texts: Sequence[str]) -> Outcome:  # called without awaiting anything
+        return loop(texts)
+
+    return run
+
+
+async def _rounds(spec: dict[str, Any], runners: dict[str, Runner]) -> dict[str, Any]:
+    """Warm every variant, then the interleaved rounds; sums per variant."""
+    variants: list[str] = spec["variants"]
+    warm = prompts(spec["warmup"])
+    texts = prompts(spec["requests"])
+    t0 = time.perf_counter()
+    if spec.get("warm_together"):
+        warm_outs = await asyncio.gather(*(runners[v](warm) for v in variants))
+    else:
+        warm_outs = [await runners[v](warm) for v in variants]
+    warm_s = time.perf_counter() - t0
+    acc: dict[str, dict[str, Any]] = {
+        v: {
+            "variant": v,
+            "requests": 0,
+            "ok": 0,
+            "errors": 0,
+            "first_error": None,
+            "decoded_bytes": 0,
+            "cpu_s": 0.0,
+            "wall_s": 0.0,
+            "peak_rss_kb": 0,
+            "warmup_errors": w.errors,
+            "warmup_first_error": w.first_error,
+            "per_round": [],
+        }
+        for v, w in zip(variants, warm_outs, strict=True)
+    }
+    orders = []
+    hwm_exact = True
+    for r in range(spec["rounds"]):
+        order = rotated(variants, spec["offset"] + r)
+        orders.append(order)
+        for v in order:
+            gc.collect()
+            hwm_exact = reset_peak_rss() and hwm_exact
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            out = await runners[v](texts)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            peak = peak_rss_kb()
+            a = acc[v]
+            a["requests"] += len(texts)
+            a["ok"] += out.ok
+            a["errors"] += out.errors
+            a["first_error"] = a["first_error"] or out.first_error
+            a["decoded_bytes"] += out.decoded_bytes
+            a["cpu_s"] += cpu
+            a["wall_s"] += wall
+            a["peak_rss_kb"] = max(a["peak_rss_kb"], peak)
+            a["per_round"].append({"cpu_s": round(cpu, 6), "wall_s": round(wall, 6)})
+    for a in acc.values():
+        a["cpu_per_request_ms"] = 1000 * a["cpu_s"] / a["requests"]
+        a["throughput_rps"] = a["requests"] / a["wall_s"] if a["wall_s"] > 0 else None
+        a["peak_rss_mb"] = a.pop("peak_rss_kb") / 1024
+    return {
+        "warmup_s": warm_s,
+        "orders": orders,
+        "peak_rss_per_variant": hwm_exact,
+        "variants": acc,
+    }
+
+
+async def _async_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    async with contextlib.AsyncExitStack() as stack:
+        runners = {v: await _open_async(v, stack, spec) for v in spec["variants"]}
+        return await _rounds(spec, runners)
+
+
+def _sync_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    with contextlib.ExitStack() as stack:
+        runners = {v: _open_sync(v, stack, spec) for v in spec["variants"]}
+        return asyncio.run(_rounds(spec, runners))
+
+
+def worker(args: argparse.Namespace) -> None:
+    raise_nofile_limit()
+    spec = json.loads(args.spec)
+    if spec["mode"] == "sync":
+        emit(_sync_worker(spec))
+    else:
+        emit(asyncio.run(_async_worker(spec)))
+
+
+# -- driver --------------------------------------------------------------------------
+
+
+def _repeat(
+    script: Path,
+    spec: dict[str, Any],
+    repetitions: int,
+    floor: str,
+    tag: str,
+) -> list[dict[str, Any]]:
+    """Run the worker ``repetitions`` times (fresh processes); log each."""
+    workers = []
+    variants = spec["variants"]
+    for rep in range(repetitions):
+        t0 = time.monotonic()
+        res = run_worker(script, ["--spec", json.dumps({**spec, "offset": rep * spec["rounds"]})])
+        workers.append(res)
+        v = res["variants"]
+        for name, x in v.items():
+            if x["errors"] or x["warmup_errors"]:
+                log(
+                    f"{tag} {name}: {x['errors']} errors ({x['warmup_errors']} in the warm-up),"
+                    f" first: {x['first_error'] or x['warmup_first_error']}"
+                )
+        floor_cpu = v[floor]["cpu_per_request_ms"]
+        log(
+            f"{tag} rep {rep + 1}/{repetitions} ({time.monotonic() - t0:.0f} s): "
+            + ", ".join(
+                f"{n} {v[n]['cpu_per_request_ms']:.3f} ms {v[n]['throughput_rps']:.0f}/s"
+                + ("" if n == floor else f" x{v[n]['cpu_per_request_ms'] / floor_cpu:.2f}")
+                for n in variants
+            )
+        )
+    return workers
+
+
+def _ratios(workers: list[dict[str, Any]], a: str, b: str, field: str) -> dict[str, Any]:
+    return summarize(
+        [w["variants"][a][field] / w["variants"][b][field] for w in workers],
+    )
+
+
+def _variant_stats(workers: list[dict[str, Any]], v: str) -> dict[str, Any]:
+    xs = [w["variants"][v] for w in workers]
+    return {
+        "cpu_per_request_ms": summarize([x["cpu_per_request_ms"] for x in xs]),
+        "throughput_rps": summarize([x["throughput_rps"] for x in xs]),
+        "peak_rss_mb": summarize([x["peak_rss_mb"] for x in xs]),
+        "requests": sum(x["requests"] for x in xs),
+        "errors": sum(x["errors"] for x in xs),
+        "warmup_errors": sum(x["warmup_errors"] for x in xs),
+        "first_error": next(
+            (x["first_error"] or x["warmup_first_error"] for x in xs if x["first_error"]),
+            None,
+        ),
+        "wall_s": round(sum(x["wall_s"] for x in xs), 3),
+    }
+
+
+def evaluate_async(cell: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The targets of one cell, for ``generate`` and ``batch``: value, limit, met."""
+    out: dict[str, dict[str, Any]] = {}
+    for v in ASYNC_MINE:
+        if v not in cell["variants"]:
+            continue
+        t: dict[str, Any] = {}
+        r = cell["cpu_ratio_to_floor"][v]["median"]
+        t["cpu_vs_floor"] = {"value": r, "limit": TARGETS["cpu_vs_floor"]}
+        t["cpu_vs_floor"]["met"] = r <= TARGETS["cpu_vs_floor"]
+        if v in cell.get("cpu_ratio_to_openai", {}):
+            r = cell["cpu_ratio_to_openai"][v]["median"]
+            t["cpu_vs_openai"] = {"value": r, "limit": TARGETS["cpu_vs_openai"]}
+            t["cpu_vs_openai"]["met"] = r <= TARGETS["cpu_vs_openai"]
+        if cell["latency_s"] > 0:
+            if cell["concurrency"] <= TARGETS["ideal_up_to_concurrency"]:
+                r = cell["throughput_ratio_to_ideal"][v]["median"]
+                t["throughput"] = {"value": r, "limit": TARGETS["rps_vs_ideal"], "vs": "ideal"}
+                t["throughput"]["met"] = r >= TARGETS["rps_vs_ideal"]
+            else:
+                r = cell["throughput_ratio_to_floor"][v]["median"]
+                t["throughput"] = {"value": r, "limit": TARGETS["rps_vs_floor"], "vs": "aiohttp"}
+                t["throughput"]["met"] = r >= TARGETS["rps_vs_floor"]
+            errors = cell["variants"][v]["errors"] + cell["variants"][v]["warmup_errors"]
+            t["errors"] = {"value": errors, "limit": 0, "met": errors == 0}
+        out[v] = t
+    return out
+
+
+def measure_async(
+    cells: list[Cell], sizes: Sizes, variants: list[str], client_options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    script = Path(__file__).resolve()
+    results: list[dict[str, Any]] = []
+    started = time.monotonic()
+    measured: dict[tuple[float, str, int, int], dict[str, Any]] = {}
+    for i, cell in enumerate(cells, 1):
+        tag = f"[{i}/{len(cells)}] async {cell.key}"
+        if cell.reduced:
+            log(f"{tag}: reduced: {cell.reduced}")
+        same = measured.get(cell.workload)
+        if same is not None:
+            log(f"{tag}: the same workload as {same['key']}: its figures stand for both")
+            results.append(_same_as(cell, same))
+            continue
+        answer = PAYLOADS[cell.payload] * 1.37
+        t0 = time.monotonic()
+        # A fresh server per cell: nothing one cell leaves in it (buffers, heap) counts
+        # against the next.
+        with fake_server(latency=cell.latency_s, image_bytes=PAYLOADS[cell.payload]) as server:
+            warm_server(server)
+            spec = {
+                "mode": "async",
+                "url": server.url,
+                "key": server.api_key,
+                "variants": variants,
+                "concurrency": cell.concurrency_used,
+                "requests": cell.requests,
+                "warmup": cell.warmup,
+                "rounds": sizes.rounds,
+                "warm_together": cell.latency_s > 0
+                and len(variants) * cell.warmup <= WARM_TOGETHER_CONNECTIONS
+                and len(variants) * cell.warmup * answer <= WARM_TOGETHER_BYTES,
+                "client_options": client_options,
+            }
+            workers = _repeat(script, spec, sizes.repetitions, ASYNC_FLOOR, tag)
+            server_peak = process_peak_rss_mb(server.pid)
+        took = time.monotonic() - t0
+        results.append(_async_cell(cell, spec, workers, took, server_peak))
+        measured[cell.workload] = results[-1]
+        log(f"{tag} done in {took:.0f} s ({time.monotonic() - started:.0f} s so far)")
+    return results
+
+
+def _same_as(cell: Cell, measured: dict[str, Any]) -> dict[str, Any]:
+    """``measured``'s figures under ``cell``'s name (both capped to the same workload)."""
+    out = {**measured, **asdict(cell), "key": cell.key, "same_as": measured["key"]}
+    out["duration_s"] = 0.0
+    out["targets"] = evaluate_async(out)
+    return out
+
+
+def _async_cell(
+    cell: Cell,
+    spec: dict[str, Any],
+    workers: list[dict[str, Any]],
+    took: float,
+    server_peak_rss_mb: float | None,
+) -> dict[str, Any]:
+    variants = spec["variants"]
+    out: dict[str, Any] = {
+        **asdict(cell),
+        "key": cell.key,
+        "image_bytes": PAYLOADS[cell.payload],
+        "in_flight": cell.in_flight,
+        "ideal_rps": cell.ideal_rps,
+        "rounds": spec["rounds"],
+        "repetitions": len(workers),
+        "warm_together": spec["warm_together"],
+        "peak_rss_per_variant": all(w["peak_rss_per_variant"] for w in workers),
+        "variants": {v: _variant_stats(workers, v) for v in variants},
+        "cpu_ratio_to_floor": {
+            v: _ratios(workers, v, ASYNC_FLOOR, "cpu_per_request_ms")
+            for v in variants
+            if v != ASYNC_FLOOR
+        },
+        "throughput_ratio_to_floor": {
+            v: _ratios(workers, v, ASYNC_FLOOR, "throughput_rps")
+            for v in variants
+            if v != ASYNC_FLOOR
+        },
+        "warmup_s": summarize([w["warmup_s"] for w in workers]),
+        "server_peak_rss_mb": server_peak_rss_mb,
+        "duration_s": round(took, 1),
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if "openai" in variants:
+        out["cpu_ratio_to_openai"] = {
+            v: _ratios(workers, v, "openai", "cpu_per_request_ms")
+            for v in ASYNC_MINE
+            if v in variants
+        }
+    if cell.ideal_rps:
+        ideal = cell.ideal_rps
+        out["throughput_ratio_to_ideal"] = {
+            v: summarize([w["variants"][v]["throughput_rps"] / ideal for w in workers])
+            for v in variants
+        }
+    out["targets"] = evaluate_async(out)
+    return out
+
+
+def measure_sync(
+    payloads: list[str], sizes: Sizes, variants: list[str], client_options: dict[str, Any]
+) -> dict[str, Any]:
+    script = Path(__file__).resolve()
+    out: dict[str, Any] = {}
+    for i, payload in enumerate(payloads, 1):
+        n = sizes.sync_calls[payload]
+        tag = f"[{i}/{len(payloads)}] sync {payload}"
+        with fake_server(latency=0.0, image_bytes=PAYLOADS[payload]) as server:
+            warm_server(server)
+            spec = {
+                "mode": "sync",
+                "url": server.url,
+                "key": server.api_key,
+                "variants": variants,
+                "concurrency": 1,
+                "requests": n,
+                "warmup": 8,
+                "rounds": sizes.rounds,
+                "client_options": client_options,
+            }
+            t0 = time.monotonic()
+            workers = _repeat(script, spec, sizes.repetitions, SYNC_FLOOR, tag)
+            took = time.monotonic() - t0
+        cell: dict[str, Any] = {
+            "payload": payload,
+            "image_bytes": PAYLOADS[payload],
+            "requests": n,
+            "rounds": sizes.rounds,
+            "repetitions": len(workers),
+            "variants": {v: _variant_stats(workers, v) for v in variants},
+            "cpu_ratio_to_floor": {
+                v: _ratios(workers, v, SYNC_FLOOR, "cpu_per_request_ms")
+                for v in variants
+                if v != SYNC_FLOOR
+            },
+            "duration_s": round(took, 1),
+            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        if "openai" in variants:
+            vs = _ratios(workers, SYNC_MINE, "openai", "cpu_per_request_ms")
+            cell["nanobanana_vs_openai_cpu"] = vs
+            cell["meets_target"] = vs["median"] <= TARGETS["sync_cpu_vs_openai"]
+        out[payload] = cell
+        log(f"{tag} done in {took:.0f} s")
+    return out
+
+
+def _versions(has_openai: bool) -> dict[str, str | None]:
+    import aiohttp
+
+    versions: dict[str, str | None] = {"aiohttp": aiohttp.__version__, "openai": None}
+    if has_openai:
+        import openai
+
+        versions["openai"] = openai.__version__
+        for name in ("httpx", "httpx2"):
+            with contextlib.suppress(ImportError, AttributeError):
+                versions[name] = importlib.import_module(name).__version__
+    return versions
+
+
+def measure(
+    *,
+    cells: list[Cell],
+    payloads: list[str],
+    sizes: Sizes,
+    budget_mb: float,
+    quick: bool,
+    skip_sync: bool,
+    skip_async: bool,
+    client_options: dict[str, Any],
+) -> dict[str, Any]:
+    has_openai = openai_available()
+    if not has_openai:
+        log(OPENAI_MISSING)
+    a_vars = [v for v in ASYNC_VARIANTS if has_openai or v != "openai"]
+    s_vars = [v for v in SYNC_VARIANTS if has_openai or v != "openai"]
+    doc: dict[str, Any] = {
+        "benchmark": "clients",
+        "params": {
+            "payloads": payloads,
+            "concurrency": sorted({c.concurrency for c in cells}),
+            "latencies_s": sorted({c.latency_s for c in cells}),
+            "quick": quick,
+            "sizes": asdict(sizes),
+            "server_budget_mb": budget_mb,
+            "concurrency_caps": {p: concurrency_cap(p, budget_mb) for p in payloads},
+            "async_floor": ASYNC_FLOOR,
+            "sync_floor": SYNC_FLOOR,
+            "max_retries": 0,
+            "client_options": client_options,
+        },
+        "targets": TARGETS,
+        "versions": _versions(has_openai),
+        "openai_skipped": not has_openai,
+    }
+    if not skip_async:
+        doc["async"] = measure_async(cells, sizes, a_vars, client_options)
+    if not skip_sync:
+        doc["sync"] = measure_sync(payloads, sizes, s_vars, client_options)
+    return doc
+
+
+# -- plan and estimate ---------------------------------------------------------------
+
+
+def render_plan(cells: list[Cell], sizes: Sizes, payloads: list[str]) -> str:
+    lines = [
+        f"{sizes.repetitions} worker processes per cell, {sizes.rounds} interleaved rounds each",
+        f"{'latency':>7} {'payload':>7} {'conc':>5} {'used':>5} {'req/round':>9} {'warm-up':>7}"
+        "  reduced",
+    ]
+    for c in cells:
+        lines.append(
+            f"{c.latency_s:>6g}s {c.payload:>7} {c.concurrency:>5} {c.concurrency_used:>5}"
+            f" {c.requests:>9}"
+            f" {c.warmup:>7}  {c.reduced or ''}"
+        )
+    lines.append("sync: " + ", ".join(f"{p} {sizes.sync_calls[p]} calls/round" for p in payloads))
+    return "\n".join(lines)
+
+
+def estimate(doc: dict[str, Any], sizes: Sizes, cells: list[Cell], payloads: list[str]) -> str:
+    """How long ``sizes`` would take, from the per-cell timings of a previous run ``doc``.
+
+    Per worker: its fixed part (start, warm-up: what the cell took beyond its timed
+    parts) plus ``rounds`` x the wall time per request of each variant x the requests.
+    """
+    measured = {c["key"]: c for c in doc.get("async", [])}
+    lines, total, missing = [], 0.0, []
+    for cell in cells:
+        m = measured.get(cell.key)
+        if m is None:
+            missing.append(cell.key)
+            continue
+        timed = sum(x["wall_s"] for x in m["variants"].values())
+        fixed = max(0.0, m["duration_s"] - timed) / m["repetitions"]
+        per_round = sum(x["wall_s"] / x["requests"] for x in m["variants"].values())
+        secs = sizes.repetitions * (fixed + sizes.rounds * per_round * cell.requests)
+        total += secs
+        lines.append(f"  {cell.key:>18}: {secs:6.0f} s")
+    for payload, m in doc.get("sync", {}).items():
+        if payload not in payloads:
+            continue
+        timed = sum(x["wall_s"] for x in m["variants"].values())
+        fixed = max(0.0, m["duration_s"] - timed) / m["repetitions"]
+        per_round = sum(x["wall_s"] / x["requests"] for x in m["variants"].values())
+        n = sizes.sync_calls[payload]
+        secs = sizes.repetitions * (fixed + sizes.rounds * per_round * n)
+        total += secs
+        lines.append(f"  {'sync ' + payload:>18}: {secs:6.0f} s")
+    lines.append(f"clients.py total: about {total / 60:.0f} min")
+    if missing:
+        lines.append(f"no timings for {len(missing)} cells: {', '.join(missing)}")
+    return "\n".join(lines)
+
+
+# -- text report ---------------------------------------------------------------------
+
+
+def _met(t: dict[str, Any] | None) -> str:
+    if t is None:
+        return ""
+    return f"{t['value']:.2f}{'' if t['met'] else '!'}"
+
+
+def render(doc: dict[str, Any]) -> str:
+    lines = []
+    if doc.get("openai_skipped"):
+        lines.append(OPENAI_MISSING)
+    if doc.get("async"):
+        lines.append(
+            "Async: CPU ms/request, req/s, peak RSS MB (medians); x = ratio to the aiohttp"
+            " floor; ! = target missed"
+        )
+        lines.append(
+            f"{'cell':>18} {'variant':>9} {'CPU ms':>8} {'CPU x':>6} {'/openai':>7}"
+            f" {'req/s':>7} {'rps x':>6} {'/ideal':>6} {'RSS MB':>7} {'errors':>6}"
+        )
+        for c in doc["async"]:
+            for v, x in c["variants"].items():
+                t = c["targets"].get(v, {})
+                cr = c["cpu_ratio_to_floor"].get(v, {"median": 1.0})["median"]
+                tr = c["throughput_ratio_to_floor"].get(v, {"median": 1.0})["median"]
+                ideal = c.get("throughput_ratio_to_ideal", {}).get(v)
+                cpu_x = _met(t.get("cpu_vs_floor")) or f"{cr:.2f}"
+                lines.append(
+                    f"{c['key']:>18} {v:>9} {x['cpu_per_request_ms']['median']:>8.3f}"
+                    f" {cpu_x:>6} {_met(t.get('cpu_vs_openai')):>7}"
+                    f" {x['throughput_rps']['median']:>7.0f} {tr:>6.2f}"
+                    f" {ideal['median'] if ideal else float('nan'):>6.2f}"
+                    f" {x['peak_rss_mb']['median']:>7.1f} {x['errors']:>6}"
+                )
+    if doc.get("sync"):
+        lines.append("")
+        lines.append("Sync, sequential calls, CPU ms/call; x = ratio to the http.client floor")
+        lines.append(
+            f"{'payload':>7} {'variant':>11} {'CPU ms':>8} {'CPU x':>7} {'calls/s':>8}"
+            f" {'errors':>6}"
+        )
+        for label, c in doc["sync"].items():
+            for v, x in c["variants"].items():
+                cr = c["cpu_ratio_to_floor"].get(v, {"median": 1.0})["median"]
+                lines.append(
+                    f"{label:>7} {v:>11} {x['cpu_per_request_ms']['median']:>8.3f} {cr:>7.3f}"
+                    f" {x['throughput_rps']['median']:>8.0f} {x['errors']:>6}"
+                )
+            vs = c.get("nanobanana_vs_openai_cpu")
+            if vs:
+                met = "met" if c["meets_target"] else "MISSED"
+                lines.append(
+                    f"{'':>7} nanobanana / openai CPU: {vs['median']:.3f}"
+                    f" (target <= {TARGETS['sync_cpu_vs_openai']:.2f}) {met}"
+                )
+    return "\n".join(lines)
+
+
+def _csv(value: str, cast: Callable[[str], Any]) -> list[Any]:
+    return [cast(x.strip()) for x in value.split(",") if x.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small run of the whole matrix")
+    parser.add_argument(
+        "--repetitions", type=int, default=None, help="worker processes per cell (default 3)"
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per worker (default 3)")
+    parser.add_argument(
+        "--payloads", default=",".join(PAYLOADS), help=f"subset of {','.join(PAYLOADS)}"
+    )
+    parser.add_argument(
+        "--concurrency",
+        default=",".join(map(str, CONCURRENCY)),
+        help=f"async concurrencies (default {','.join(map(str, CONCURRENCY))})",
+    )
+    parser.add_argument(
+        "--latency",
+        default=",".join(f"{x:g}" for x in LATENCIES),
+        help="server latencies in seconds (default 0,1)",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=None, help="requests per variant and round, every cell"
+    )
+    parser.add_argument(
+        "--server-budget-mb",
+        type=float,
+        default=SERVER_BUDGET_MB,
+        help="cap the concurrency so the server holds at most this much of answers "
+        f"(default {SERVER_BUDGET_MB}; 0: no cap)",
+    )
+    parser.add_argument("--skip-sync", action="store_true", help="only the async matrix")
+    parser.add_argument("--skip-async", action="store_true", help="only the sync loops")
+    parser.add_argument(
+        "--client-options",
+        default="{}",
+        help="diagnosis: nanobanana client keyword arguments as JSON, e.g. "
+        "'{\"trust_env\": false}'",
+    )
+    parser.add_argument("--plan", action="store_true", help="print the cells and their sizes")
+    parser.add_argument(
+        "--estimate",
+        nargs="?",
+        const=str(RESULTS_DIR / "latest.json"),
+        metavar="JSON",
+        help="estimate the run's duration from a previous run's timings (latest.json)",
+    )
+    parser.add_argument("--json-out", default=None, help="write the results here")
+    # worker mode (internal)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return
+    payloads = _csv(args.payloads, str)
+    unknown = [p for p in payloads if p not in PAYLOADS]
+    if unknown:
+        parser.error(f"unknown payloads {unknown}; choose from {list(PAYLOADS)}")
+    concurrencies = _csv(args.concurrency, int)
+    latencies = _csv(args.latency, float)
+    base = QUICK if args.quick else FULL
+    sizes = Sizes(
+        repetitions=args.repetitions or base.repetitions,
+        rounds=args.rounds or base.rounds,
+        requests=base.requests,
+        waves=base.waves,
+        sync_calls=base.sync_calls,
+    )
+    cells = [
+        plan_cell(lat, p, c, sizes, args.requests, args.server_budget_mb)
+        for lat in latencies
+        for p in payloads
+        for c in concurrencies
+    ]
+    if args.plan:
+        print(render_plan(cells, sizes, payloads))
+        return
+    if args.estimate:
+        doc = json.loads(Path(args.estimate).read_text())
+        doc = doc.get("benchmarks", {}).get("clients", doc)  # latest.json or a --json-out
+        print(
+            estimate(
+                doc,
+                sizes,
+                [] if args.skip_async else cells,
+                [] if args.skip_sync else payloads,
+            )
+        )
+        return
+    info = machine_info()
+    started = time.monotonic()
+    doc = measure(
+        cells=cells,
+        payloads=payloads,
+        sizes=sizes,
+        budget_mb=args.server_budget_mb,
+        quick=args.quick,
+        skip_sync=args.skip_sync,
+        skip_async=args.skip_async,
+        client_options=json.loads(args.client_options),
+    )
+    publish(doc, info, started, render, args.json_out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
