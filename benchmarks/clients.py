@@ -291,8 +291,10 @@ async def _open_async(
     return lambda texts: sdk_batch(client, texts, conc)
 
 
-def _open_sync(variant: str, stack: contextlib.ExitStack, spec: dict[str, Any]) -> Runner:
-    """``variant``'s client as a call per prompt, wrapped to look like the async runners."""
+def _open_sync(
+    variant: str, stack: contextlib.ExitStack, spec: dict[str, Any]
+) -> Callable[[Sequence[str]], Outcome]:
+    """``variant``'s client, as what makes one call per prompt, one after another."""
     url, key = spec["url"], spec["key"]
     model = _model()
     if variant == "http.client":
@@ -331,7 +333,7 @@ def _open_sync(variant: str, stack: contextlib.ExitStack, spec: dict[str, Any]) 
         def call(prompt: str) -> int:
             return sum(len(image.data) for image in nbc.generate(prompt).images)
 
-    def loop(texts: Sequence[str]) -> Outcome:
+    def run(texts: Sequence[str]) -> Outcome:
         out = Outcome()
         for prompt in texts:
             try:
@@ -342,22 +344,24 @@ def _open_sync(variant: str, stack: contextlib.ExitStack, spec: dict[str, Any]) 
                 out.first_error = out.first_error or f"{type(exc).__name__}: {exc}"
         return out
 
-    async def run(texts: Sequence[str]) -> Outcome:  # called without awaiting anything
-        return loop(texts)
-
     return run
 
 
-async def _rounds(spec: dict[str, Any], runners: dict[str, Runner]) -> dict[str, Any]:
-    """Warm every variant, then the interleaved rounds; sums per variant."""
+def _rounds(
+    spec: dict[str, Any],
+    run: Callable[[str, Sequence[str]], Outcome],
+    warm_all: Callable[[Sequence[str]], list[Outcome]],
+) -> dict[str, Any]:
+    """Warm every variant, then the interleaved rounds; sums per variant.
+
+    ``run(variant, prompts)`` sends the prompts through one variant and returns when
+    they are done; ``warm_all(prompts)`` does that for every variant.
+    """
     variants: list[str] = spec["variants"]
     warm = prompts(spec["warmup"])
     texts = prompts(spec["requests"])
     t0 = time.perf_counter()
-    if spec.get("warm_together"):
-        warm_outs = await asyncio.gather(*(runners[v](warm) for v in variants))
-    else:
-        warm_outs = [await runners[v](warm) for v in variants]
+    warm_outs = warm_all(warm)
     warm_s = time.perf_counter() - t0
     acc: dict[str, dict[str, Any]] = {
         v: {
@@ -385,7 +389,7 @@ async def _rounds(spec: dict[str, Any], runners: dict[str, Runner]) -> dict[str,
             gc.collect()
             hwm_exact = reset_peak_rss() and hwm_exact
             cpu0, wall0 = time.process_time(), time.perf_counter()
-            out = await runners[v](texts)
+            out = run(v, texts)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             peak = peak_rss_kb()
             a = acc[v]
@@ -410,25 +414,46 @@ async def _rounds(spec: dict[str, Any], runners: dict[str, Runner]) -> dict[str,
     }
 
 
-async def _async_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    async with contextlib.AsyncExitStack() as stack:
-        runners = {v: await _open_async(v, stack, spec) for v in spec["variants"]}
-        return await _rounds(spec, runners)
+def _async_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every async client on one event loop; each timed part runs the loop to its end."""
+    variants: list[str] = spec["variants"]
+    with asyncio.Runner() as loop:
+        stack = contextlib.AsyncExitStack()
+        try:
+            runners = {v: loop.run(_open_async(v, stack, spec)) for v in variants}
+
+            def run(variant: str, texts: Sequence[str]) -> Outcome:
+                return loop.run(runners[variant](texts))
+
+            async def together(texts: Sequence[str]) -> list[Outcome]:
+                return list(await asyncio.gather(*(runners[v](texts) for v in variants)))
+
+            def warm_all(texts: Sequence[str]) -> list[Outcome]:
+                if spec.get("warm_together"):
+                    return loop.run(together(texts))
+                return [run(v, texts) for v in variants]
+
+            return _rounds(spec, run, warm_all)
+        finally:
+            loop.run(stack.aclose())
 
 
 def _sync_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every sync client, called from plain code (no event loop of this thread)."""
+    variants: list[str] = spec["variants"]
     with contextlib.ExitStack() as stack:
-        runners = {v: _open_sync(v, stack, spec) for v in spec["variants"]}
-        return asyncio.run(_rounds(spec, runners))
+        runners = {v: _open_sync(v, stack, spec) for v in variants}
+        return _rounds(
+            spec,
+            lambda v, texts: runners[v](texts),
+            lambda texts: [runners[v](texts) for v in variants],
+        )
 
 
 def worker(args: argparse.Namespace) -> None:
     raise_nofile_limit()
     spec = json.loads(args.spec)
-    if spec["mode"] == "sync":
-        emit(_sync_worker(spec))
-    else:
-        emit(asyncio.run(_async_worker(spec)))
+    emit(_sync_worker(spec) if spec["mode"] == "sync" else _async_worker(spec))
 
 
 # -- driver --------------------------------------------------------------------------
@@ -748,33 +773,45 @@ def render_plan(cells: list[Cell], sizes: Sizes, payloads: list[str]) -> str:
 def estimate(doc: dict[str, Any], sizes: Sizes, cells: list[Cell], payloads: list[str]) -> str:
     """How long ``sizes`` would take, from the per-cell timings of a previous run ``doc``.
 
-    Per worker: its fixed part (start, warm-up: what the cell took beyond its timed
-    parts) plus ``rounds`` x the wall time per request of each variant x the requests.
+    Per worker: its fixed part (server start, worker start, warm-up: what the cell took
+    beyond its timed parts) plus ``rounds`` x each client's wall time per request x the
+    requests. A cell capped to the work of an earlier one costs nothing.
     """
-    measured = {c["key"]: c for c in doc.get("async", [])}
+    measured = {c["key"]: c for c in doc.get("async", []) if not c.get("same_as")}
     lines, total, missing = [], 0.0, []
+    seen: set[tuple[float, str, int, int]] = set()
+
+    def cost(m: dict[str, Any], n: int) -> float:
+        timed = sum(x["wall_s"] for x in m["variants"].values())
+        fixed = max(0.0, m["duration_s"] - timed) / m["repetitions"]
+        per_round = sum(x["wall_s"] / x["requests"] for x in m["variants"].values())
+        return sizes.repetitions * (fixed + sizes.rounds * per_round * n)
+
     for cell in cells:
-        m = measured.get(cell.key)
+        if cell.workload in seen:
+            lines.append(f"  {cell.key:>18}:      0 s (the same work as an earlier cell)")
+            continue
+        seen.add(cell.workload)
+        m = measured.get(cell.key) or next(
+            (
+                c
+                for c in measured.values()
+                if (c["latency_s"], c["payload"], c.get("concurrency_used")) == cell.workload[:3]
+            ),
+            None,
+        )
         if m is None:
             missing.append(cell.key)
             continue
-        timed = sum(x["wall_s"] for x in m["variants"].values())
-        fixed = max(0.0, m["duration_s"] - timed) / m["repetitions"]
-        per_round = sum(x["wall_s"] / x["requests"] for x in m["variants"].values())
-        secs = sizes.repetitions * (fixed + sizes.rounds * per_round * cell.requests)
+        secs = cost(m, cell.requests)
         total += secs
         lines.append(f"  {cell.key:>18}: {secs:6.0f} s")
     for payload, m in doc.get("sync", {}).items():
-        if payload not in payloads:
-            continue
-        timed = sum(x["wall_s"] for x in m["variants"].values())
-        fixed = max(0.0, m["duration_s"] - timed) / m["repetitions"]
-        per_round = sum(x["wall_s"] / x["requests"] for x in m["variants"].values())
-        n = sizes.sync_calls[payload]
-        secs = sizes.repetitions * (fixed + sizes.rounds * per_round * n)
-        total += secs
-        lines.append(f"  {'sync ' + payload:>18}: {secs:6.0f} s")
-    lines.append(f"clients.py total: about {total / 60:.0f} min")
+        if payload in payloads:
+            secs = cost(m, sizes.sync_calls[payload])
+            total += secs
+            lines.append(f"  {'sync ' + payload:>18}: {secs:6.0f} s")
+    lines.append(f"clients.py: about {total / 60:.0f} min")
     if missing:
         lines.append(f"no timings for {len(missing)} cells: {', '.join(missing)}")
     return "\n".join(lines)
@@ -923,7 +960,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.estimate:
         doc = json.loads(Path(args.estimate).read_text())
-        doc = doc.get("benchmarks", {}).get("clients", doc)  # latest.json or a --json-out
+        if "benchmarks" in doc:  # latest.json rather than a --json-out
+            b = doc["benchmarks"]
+            doc = {
+                "async": b.get("clients_async", {}).get("async", []),
+                "sync": b.get("clients_sync", {}).get("sync", {}),
+            }
         print(
             estimate(
                 doc,

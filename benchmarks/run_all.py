@@ -593,7 +593,7 @@ def _method_section(w: Callable[[str], None], matrix: dict[str, Any] | None) -> 
         "client's timed part and summed per client over the rounds, and each ratio to "
         "the floor is taken within the worker. The worker is repeated in fresh processes "
         "and the median over them is reported, with min-max. Every client of a ratio "
-        "runs in the same process, on the same machine state, minutes apart at most: "
+        "runs in the same process, on the same machine state, in the same rounds: "
         "the ratios stay steady on a shared machine where absolute figures do not."
     )
     w(
