@@ -585,7 +585,24 @@ class AsyncClient:
         image_urls = await encode_images(request.images) if request.images else None
         body = json.dumps(request_body(request, model, image_urls)).encode()
         raw = await self._send_with_retries(body, headers, opts, hooks)
-        return await self._build_result(raw, model, opts.timeout, headers)
+        request_id = raw.request_id
+        try:
+            wire = parse_body(raw.body, request_id=request_id)
+            # Images inline (the usual answer) are decoded here, with no coroutine.
+            images = _inline_images(wire.images, request_id)
+            if images is None:  # some are to be downloaded
+                images = await self._images(wire, opts.timeout, request_id)
+        except ResponseError as exc:
+            # The start of the answer, for diagnosis, without the key should it echo it.
+            exc.body = redact_secret(exc.body or raw.body[:65536], headers)
+            raise
+        return ImageResult(
+            images=images,
+            model=model,
+            description=wire.description,
+            usage=_merge_usage(wire, raw.headers),
+            request_id=request_id,
+        )
 
     async def _send_with_retries(
         self,
@@ -683,25 +700,6 @@ class AsyncClient:
             raise exc
         return wait
 
-    async def _build_result(
-        self, raw: RawResponse, model: str, timeout: Timeout, headers: Mapping[str, str]
-    ) -> ImageResult:
-        request_id = raw.request_id
-        try:
-            wire = parse_body(raw.body, request_id=request_id)
-            images = await self._images(wire, timeout, request_id)
-        except ResponseError as exc:
-            # The start of the answer, for diagnosis, without the key should it echo it.
-            exc.body = redact_secret(exc.body or raw.body[:65536], headers)
-            raise
-        return ImageResult(
-            images=images,
-            model=model,
-            description=wire.description,
-            usage=_merge_usage(wire, raw.headers),
-            request_id=request_id,
-        )
-
     async def _images(
         self, wire: WireResponse, timeout: Timeout, request_id: str | None
     ) -> tuple[GeneratedImage, ...]:
@@ -734,18 +732,40 @@ class AsyncClient:
             raise ResponseError(
                 "an image entry has neither base64 data nor a URL", request_id=request_id
             )
-        mime = sniff_mime(data)
-        if mime is None:
-            raise ResponseError(
-                f"an image in the answer is not a PNG, JPEG, WEBP or GIF ({len(data)} bytes)",
-                request_id=request_id,
-            )
-        width, height = item.width, item.height
-        if width is None or height is None:
-            size = image_size(data)
-            if size is not None:
-                width, height = size
-        return GeneratedImage(data=data, mime_type=mime, url=item.url, width=width, height=height)
+        return _to_image(data, item, request_id)
+
+
+def _inline_images(
+    images: tuple[WireImage, ...], request_id: str | None
+) -> tuple[GeneratedImage, ...] | None:
+    """The images of an answer that carries them all inline (the usual case), decoded
+    without a coroutine per image; ``None`` when one of them is to be downloaded."""
+    texts: list[str] = []
+    for item in images:
+        if item.b64 is None:
+            return None
+        texts.append(item.b64)
+    return tuple(
+        [
+            _to_image(_decode_b64(text, request_id), item, request_id)
+            for text, item in zip(texts, images, strict=True)
+        ]
+    )
+
+
+def _to_image(data: bytes, item: WireImage, request_id: str | None) -> GeneratedImage:
+    mime = sniff_mime(data)
+    if mime is None:
+        raise ResponseError(
+            f"an image in the answer is not a PNG, JPEG, WEBP or GIF ({len(data)} bytes)",
+            request_id=request_id,
+        )
+    width, height = item.width, item.height
+    if width is None or height is None:
+        size = image_size(data)
+        if size is not None:
+            width, height = size
+    return GeneratedImage(data=data, mime_type=mime, url=item.url, width=width, height=height)
 
 
 def _decode_b64(text: str, request_id: str | None) -> bytes:

@@ -36,9 +36,12 @@ ImageInput: TypeAlias = str | os.PathLike[str] | bytes
 _RESERVED_KEYS = frozenset({"model", "prompt", "num_images", "aspect_ratio", "resolution"})
 
 
+_NO_EXTRA_BODY: Mapping[str, Any] = MappingProxyType({})
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if value is None:
-        return MappingProxyType({})
+    if value is None or (type(value) is dict and not value):
+        return _NO_EXTRA_BODY  # read-only and empty: one instance serves every request
     if not isinstance(value, Mapping):
         raise ValidationError("extra_body", f"must be a mapping, got {type(value).__name__}")
     for key in value:
@@ -48,7 +51,7 @@ def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def _image_tuple(value: Any) -> tuple[ImageInput, ...]:
-    if value is None:
+    if value is None or (type(value) is tuple and not value):
         return ()
     if isinstance(value, (str, bytes, bytearray, memoryview, os.PathLike)):
         value = [value]
@@ -141,7 +144,7 @@ class ImageRequest:
             )
 
     def __attrs_post_init__(self) -> None:
-        clash = _RESERVED_KEYS.intersection(self.extra_body)
+        clash = _RESERVED_KEYS.intersection(self.extra_body) if self.extra_body else None
         if clash:
             raise ValidationError(
                 "extra_body",

@@ -48,7 +48,7 @@ _LARGE_BODY = 1 << 20
 _CHUNK = 1 << 16
 
 
-@attrs.frozen
+@attrs.define
 class RawResponse:
     """A success answer: its status, headers and whole body."""
 
@@ -190,7 +190,9 @@ class Transport:
         client_request_id: str | None,
     ) -> RawResponse:
         """POST ``body``; return a 2xx answer or raise a status or connection error."""
-        session = await self.session()
+        session = self._session
+        if session is None or session.closed or self._loop is not asyncio.get_running_loop():
+            session = await self.session()
         try:
             # aiohttp warns about (and stalls the loop on) large bytes bodies; a file-like
             # body is streamed in chunks. Small bodies stay bytes: that path is cheaper.
@@ -202,7 +204,15 @@ class Transport:
                 timeout=_timeout(timeout),
                 proxy=self.proxy_for(url),
             ) as resp:
-                payload = await _read_capped(resp, max_bytes)
+                length = resp.content_length
+                if (
+                    length is not None
+                    and length <= max_bytes
+                    and "Content-Encoding" not in resp.headers
+                ):
+                    payload = await resp.read()  # a plain body of a known, allowed size
+                else:
+                    payload = await _read_capped(resp, max_bytes)
                 resp_headers = resp.headers  # case-insensitive already: no copy
                 if resp.status >= 400:
                     raise status_error(
