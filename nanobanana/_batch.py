@@ -33,7 +33,6 @@ from typing import Any, Self, TypeAlias
 import anyio
 import anyio.to_thread
 import attrs
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._batch_models import BatchItem, BatchSummary, SkipReason
 from ._client import AsyncClient, _CallOptions
@@ -46,6 +45,7 @@ from ._errors import (
     OutOfCreditsError,
     ValidationError,
 )
+from ._handoff import Handoff
 from ._inputs import encode_images
 from ._manifest import (
     MANIFEST_NAME,
@@ -115,7 +115,8 @@ class _ItemHooks:
         self._retry_cost = 0
 
     async def before_attempt(self, attempt: int) -> None:
-        self._started = await self.throttle.acquire()
+        started = self.throttle.try_acquire()
+        self._started = started if started is not None else await self.throttle.acquire()
         self.attempts = attempt
         if self.first_sent is None:
             self.first_sent = time.monotonic()
@@ -183,8 +184,10 @@ class _Engine:
         self.usd_per_image: float | None = None
         self.credits_per_image: float | None = None
         self.spend_unknown = False
-        self._send: MemoryObjectSendStream[BatchItem] | None = None
+        self._capped = options.max_spend_usd is not None or options.max_credits is not None
+        self._channel: Handoff[BatchItem] | None = None
         self._changed: anyio.Event | None = None
+        self._waiting = 0  # workers waiting on _changed
         self._workers: anyio.CancelScope | None = None
 
     # -- snapshot -------------------------------------------------------------------
@@ -223,8 +226,8 @@ class _Engine:
 
     # -- the run --------------------------------------------------------------------
 
-    async def run(self, send: MemoryObjectSendStream[BatchItem]) -> None:
-        self._send = send
+    async def run(self, channel: Handoff[BatchItem]) -> None:
+        self._channel = channel
         self._changed = anyio.Event()
         self._read_lock = anyio.Lock()
         self.throttle = Throttle(
@@ -265,7 +268,7 @@ class _Engine:
                     await closer()
             if self.manifest is not None:
                 self.manifest.close()
-            send.close()
+            channel.close()
         if self.crash is not None:
             raise self.crash
         if self.stop_error is not None:
@@ -366,12 +369,13 @@ class _Engine:
             await self._dry_run(index, request, key)
             return
         self.waiting[index] = (request, key)
-        await self._wait_for_window(index)
+        if self.opts.ordered:
+            await self._wait_for_window(index)
         if self._stopped_hard():
             del self.waiting[index]
             await self._finish(self._skip(index, request, key, "stopped"))
             return
-        if not await self._budget_allows(request):
+        if self._capped and not await self._budget_allows(request):
             del self.waiting[index]
             await self._finish(self._skip(index, request, key, "budget"))
             return
@@ -380,17 +384,23 @@ class _Engine:
         await self._work(index, request, key, model)
 
     async def _wait_for_window(self, index: int) -> None:
-        """When ordered, wait until ``index`` is within the reorder window."""
-        if not self.opts.ordered:
-            return
+        """Wait until ``index`` is within the reorder window (of an ordered batch)."""
         window = self.opts.reorder_window or 4 * self.opts.concurrency
         assert self._changed is not None
         while not self._stopped_hard() and index >= self.next_emit + window:
+            await self._wait_for_change()
+
+    async def _wait_for_change(self) -> None:
+        assert self._changed is not None
+        self._waiting += 1
+        try:
             await self._changed.wait()
+        finally:
+            self._waiting -= 1
 
     def _notify(self) -> None:
-        assert self._changed is not None
-        if self._changed.statistics().tasks_waiting:  # an Event per wake-up, not per call
+        if self._waiting:  # an Event per wake-up, not per call
+            assert self._changed is not None
             self._changed.set()
             self._changed = anyio.Event()
 
@@ -405,8 +415,7 @@ class _Engine:
             (usd_cap is not None and self.usd_per_image is None)
             or (credit_cap is not None and self.credits_per_image is None)
         ):
-            assert self._changed is not None
-            await self._changed.wait()
+            await self._wait_for_change()
         if self.spend_unknown:
             return False
         in_flight = sum((r.num_images or 1) for r, _ in self.active.values()) + images
@@ -585,13 +594,12 @@ class _Engine:
             self._emitting = False
 
     async def _hand_out(self, item: BatchItem) -> None:
-        assert self._send is not None
+        channel = self._channel
+        assert channel is not None
         self.handing[item.index] = item
         try:
-            try:
-                self._send.send_nowait(item)  # the consumer is waiting: no loop pass
-            except anyio.WouldBlock:
-                await self._send.send(item)
+            if not channel.put_nowait(item):  # the consumer is waiting: no loop pass
+                await channel.put(item)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             # The consumer closed the batch (the item is in the manifest already): read
             # no further input while the cancellation that follows is on its way.
@@ -679,8 +687,7 @@ class AsyncBatch:
             raise ValidationError("requests", f"must be iterable, got {type(source).__name__}")
         self._engine = _Engine(client, source, options, call)
         self._task: asyncio.Task[None] | None = None
-        self._receive: MemoryObjectReceiveStream[BatchItem] | None = None
-        self._send: MemoryObjectSendStream[BatchItem] | None = None
+        self._channel: Handoff[BatchItem] | None = None
         self._finaliser: weakref.finalize[Any, Any] | None = None
         self._done = False
 
@@ -709,16 +716,14 @@ class AsyncBatch:
     def _start(self) -> None:
         # No buffer: a worker keeps its slot until the consumer has taken its item, so
         # a slow consumer slows the reading of inputs instead of piling up results.
-        send, receive = anyio.create_memory_object_stream[BatchItem](max_buffer_size=0)
-        self._receive = receive
-        self._send = send
+        channel = self._channel = Handoff[BatchItem]()
         loop = asyncio.get_running_loop()
         self._engine.started = time.monotonic()
-        task = loop.create_task(self._engine.run(send), name="nanobanana-batch")
+        task = loop.create_task(self._engine.run(channel), name="nanobanana-batch")
         self._task = task
         # Dropping the iterator without closing it (``break`` out of ``async for``)
         # still cancels the work, on the loop that runs it.
-        self._finaliser = weakref.finalize(self, _cancel_soon, loop, task, receive)
+        self._finaliser = weakref.finalize(self, _cancel_soon, loop, task, channel)
 
     def __aiter__(self) -> Self:
         return self
@@ -728,18 +733,18 @@ class AsyncBatch:
             raise StopAsyncIteration
         if self._task is None:
             self._start()
-        assert self._receive is not None
+        channel = self._channel
+        assert channel is not None
         assert self._task is not None
         try:
             try:
-                # A worker already waiting to hand over an item: take it without a trip
-                # through the event loop (receive() always yields first).
-                item = self._receive.receive_nowait()
+                # A worker already waiting to hand over an item: take it at once.
+                item = channel.get_nowait()
             except anyio.WouldBlock:
-                item = await self._receive.receive()
+                item = await channel.get()
         except anyio.EndOfStream:
             self._done = True
-            self._receive.close()
+            channel.abandon()
             await self._task  # re-raises the error that stopped the batch, if any
             raise StopAsyncIteration from None
         # Taken: not to be handed out again if the batch stops (no await since receive).
@@ -776,16 +781,16 @@ class AsyncBatch:
         """
         self._done = True
         task = self._task
-        if self._receive is not None:
-            self._receive.close()
+        if self._channel is not None:
+            self._channel.abandon()
         if task is not None and not task.done():
             task.cancel()
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([task])
         if task is not None and not task.cancelled():
             task.exception()  # mark it retrieved; it was raised or is moot now
-        if self._send is not None:
-            self._send.close()  # the engine closes it, unless cancelled before it ran
+        if self._channel is not None:
+            self._channel.close()  # the engine closes it, unless cancelled before it ran
 
     async def run(self) -> BatchSummary:
         """Drain the batch without looking at items; return the final summary.
@@ -811,15 +816,15 @@ class AsyncBatch:
 def _cancel_soon(
     loop: asyncio.AbstractEventLoop,
     task: asyncio.Task[None],
-    receive: MemoryObjectReceiveStream[BatchItem],
+    channel: Handoff[BatchItem],
 ) -> None:
     if loop.is_closed():
-        receive.close()  # nothing can be waiting on it any more
+        channel.abandon()  # nothing can be waiting on it any more
     else:
-        loop.call_soon_threadsafe(_cancel, task, receive)
+        loop.call_soon_threadsafe(_cancel, task, channel)
 
 
-def _cancel(task: asyncio.Task[None], receive: MemoryObjectReceiveStream[BatchItem]) -> None:
-    receive.close()
+def _cancel(task: asyncio.Task[None], channel: Handoff[BatchItem]) -> None:
+    channel.abandon()
     if not task.done():
         task.cancel()

@@ -184,6 +184,7 @@ class Throttle:
         self.sent = 0
         self.throttled = 0
         self._changed = anyio.Event()
+        self._waiting = 0  # acquirers waiting on _changed
 
     def __repr__(self) -> str:
         return (
@@ -193,30 +194,47 @@ class Throttle:
         )
 
     def _notify(self) -> None:
-        if self._changed.statistics().tasks_waiting:  # an Event per wake-up, not per call
+        if self._waiting:  # an Event per wake-up, not per call
             self._changed.set()
             self._changed = anyio.Event()
 
-    async def acquire(self) -> float:
-        """Wait for a slot, for any pause to end and for a rate token; return the send time."""
-        while True:
-            now = self._clock()
-            wait = self.paused_until - now
-            if wait <= 0 and self.bucket is not None:
-                wait = self.bucket.delay()
-            if wait > 0:
-                with anyio.move_on_after(wait):
-                    await self._changed.wait()
-                continue
-            if self.in_flight >= self.limit.allowed:
+    async def _wait_for_change(self, timeout: float | None = None) -> None:
+        self._waiting += 1
+        try:
+            with anyio.move_on_after(timeout):
                 await self._changed.wait()
-                continue
-            break
+        finally:
+            self._waiting -= 1
+
+    def try_acquire(self) -> float | None:
+        """Take a slot if one is free now (no pause, a rate token): the send time, or
+        ``None`` when :meth:`acquire` would wait."""
+        now = self._clock()
+        if (
+            self.in_flight >= self.limit.allowed
+            or self.paused_until > now
+            or (self.bucket is not None and self.bucket.delay() > 0)
+        ):
+            return None
         if self.bucket is not None:
             self.bucket.take()
         self.in_flight += 1
         self.sent += 1
-        return self._clock()
+        return now
+
+    async def acquire(self) -> float:
+        """Wait for a slot, for any pause to end and for a rate token; return the send time."""
+        while True:
+            started = self.try_acquire()
+            if started is not None:
+                return started
+            wait = self.paused_until - self._clock()
+            if wait <= 0 and self.bucket is not None:
+                wait = self.bucket.delay()
+            if wait > 0:
+                await self._wait_for_change(wait)
+            else:  # no slot free: wait for a release
+                await self._wait_for_change()
 
     def release(self, started: float, error: BaseException | None) -> None:
         """Report the end of an attempt sent at ``started``; ``None`` means success."""
