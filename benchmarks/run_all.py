@@ -296,6 +296,12 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
         )
     )
     w("")
+    if doc.get("failed"):
+        w(
+            f"**Failed in this run:** {', '.join(doc['failed'])}; the figures shown for "
+            "them, if any, are from an earlier run (see their dates)."
+        )
+        w("")
     w("## Targets")
     w("")
     w(
@@ -663,41 +669,38 @@ def main(argv: list[str] | None = None) -> None:
     old = {k: v for k, v in previous.get("benchmarks", {}).items() if k in known}
     benchmarks: dict[str, Any] = dict(old)
     subset = any(x is not None for x in (args.payloads, args.concurrency, args.latency))
+    failed: list[str] = []
+
+    def document() -> dict[str, Any]:
+        return {
+            "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "quick": args.quick,
+            "ran": [n for n in names if n not in failed],
+            "failed": failed,
+            "duration_s": round(time.monotonic() - started, 1),
+            "machine": machine_info(),
+            "summary": summary_rows(benchmarks),
+            "benchmarks": benchmarks,
+        }
+
     for i, name in enumerate(names, 1):
         log(f"[{i}/{len(names)}] {name} ({time.monotonic() - started:.0f} s so far)")
-        extra = ["--quick"] if args.quick else []
-        if name in ("async", "sync"):
-            for flag, value in (
-                ("--payloads", args.payloads),
-                ("--repetitions", args.repetitions),
-                ("--rounds", args.rounds),
-                ("--server-budget-mb", args.server_budget_mb),
-            ):
-                if value is not None:
-                    extra += [flag, value]
-        if name == "async":
-            for flag, value in (("--concurrency", args.concurrency), ("--latency", args.latency)):
-                if value is not None:
-                    extra += [flag, value]
-        if name == "memory" and args.memory_prompts:
-            extra += ["--prompts", args.memory_prompts]
         key = BENCHMARKS[name][2]
-        result = run_benchmark(name, extra)
+        try:
+            result = run_benchmark(name, _arguments(name, args))
+        except (SystemExit, OSError, ValueError) as exc:
+            # The others still run; this one keeps its previous figures, if any.
+            log(f"{name} failed ({exc}); its previous figures stay")
+            failed.append(name)
+            continue
         if subset and name == "async":
             result = merge_async(old.get(key), result)
         elif subset and name == "sync":
             result = merge_sync(old.get(key), result)
         benchmarks[key] = result
+        write_json(LATEST, document())  # what has run so far is kept, whatever follows
 
-    doc = {
-        "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "quick": args.quick,
-        "ran": names,
-        "duration_s": round(time.monotonic() - started, 1),
-        "machine": machine_info(),
-        "summary": summary_rows(benchmarks),
-        "benchmarks": benchmarks,
-    }
+    doc = document()
     write_json(LATEST, doc)
     log(f"wrote {LATEST}")
     if not args.no_docs:
@@ -706,6 +709,29 @@ def main(argv: list[str] | None = None) -> None:
         status = "" if row["met"] is None else "met" if row["met"] else "MISSED"
         print(f"{row['figure']} ({row['where']}): {row['value']} {status}")
     log(f"done in {time.monotonic() - started:.0f} s")
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)}")
+
+
+def _arguments(name: str, args: argparse.Namespace) -> list[str]:
+    """The command-line arguments ``run_all.py``'s options mean for benchmark ``name``."""
+    extra = ["--quick"] if args.quick else []
+    options: list[tuple[str, str | None]] = []
+    if name in ("async", "sync"):
+        options += [
+            ("--payloads", args.payloads),
+            ("--repetitions", args.repetitions),
+            ("--rounds", args.rounds),
+            ("--server-budget-mb", args.server_budget_mb),
+        ]
+    if name == "async":
+        options += [("--concurrency", args.concurrency), ("--latency", args.latency)]
+    if name == "memory":
+        options += [("--prompts", args.memory_prompts)]
+    for flag, value in options:
+        if value is not None:
+            extra += [flag, value]
+    return extra
 
 
 if __name__ == "__main__":
