@@ -54,7 +54,7 @@ from ._manifest import (
     image_file_name,
     succeeded_keys,
 )
-from ._models import ImageRequest, ImageResult, Usage, atomic_write
+from ._models import ImageRequest, ImageResult, Usage, atomic_write, fast_builder
 from ._throttle import Throttle
 
 __all__ = ["AsyncBatch", "BatchInput", "BatchOptions", "ProgressCallback"]
@@ -65,6 +65,8 @@ log = logging.getLogger("nanobanana")
 BatchInput: TypeAlias = str | ImageRequest
 #: Called with a :class:`BatchSummary` after every finished item; may be async.
 ProgressCallback: TypeAlias = "Callable[[BatchSummary], Awaitable[None] | None]"
+
+_new_item = fast_builder(BatchItem)  # one per finished request
 
 # Errors after which every further request would fail the same way.
 _FATAL = (AuthenticationError, OutOfCreditsError, ConfigurationError, ClientClosedError)
@@ -499,7 +501,7 @@ class _Engine:
                 return
             self.images_written += len(paths)
         self._account(result, request)
-        item = BatchItem(
+        item = _new_item(
             index=index,
             request=request,
             key=key,

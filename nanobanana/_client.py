@@ -49,7 +49,15 @@ from ._errors import (
 )
 from ._imaging import image_size, sniff_mime
 from ._inputs import encode_images
-from ._models import GeneratedImage, ImageInput, ImageRequest, ImageResult, Timeout, Usage
+from ._models import (
+    GeneratedImage,
+    ImageInput,
+    ImageRequest,
+    ImageResult,
+    Timeout,
+    Usage,
+    fast_builder,
+)
 from ._models import check_model_params as _check_model_params
 from ._retry import RetryPolicy, backoff_delay
 from ._transport import RawResponse, Transport, redact_secret, redact_url
@@ -63,6 +71,11 @@ log = logging.getLogger("nanobanana")
 # A library logs; the application decides where records go. Without this, Python's
 # last-resort handler would print every retry on stderr of apps that set up nothing.
 log.addHandler(logging.NullHandler())
+
+# Made for every answer: the frozen classes, built through their slots.
+_new_result = fast_builder(ImageResult)
+_new_image = fast_builder(GeneratedImage)
+_new_usage = fast_builder(Usage)
 
 _ENDPOINT = "/v1/images/generations"
 #: The client's default timeout: 10 s to connect, 5 minutes in total.
@@ -596,7 +609,7 @@ class AsyncClient:
             # The start of the answer, for diagnosis, without the key should it echo it.
             exc.body = redact_secret(exc.body or raw.body[:65536], headers)
             raise
-        return ImageResult(
+        return _new_result(
             images=images,
             model=model,
             description=wire.description,
@@ -765,7 +778,7 @@ def _to_image(data: bytes, item: WireImage, request_id: str | None) -> Generated
         size = image_size(data)
         if size is not None:
             width, height = size
-    return GeneratedImage(data=data, mime_type=mime, url=item.url, width=width, height=height)
+    return _new_image(data=data, mime_type=mime, url=item.url, width=width, height=height)
 
 
 def _decode_b64(text: str, request_id: str | None) -> bytes:
@@ -785,11 +798,11 @@ def _decode_b64(text: str, request_id: str | None) -> bytes:
 def _merge_usage(wire: WireResponse, headers: Mapping[str, str]) -> Usage:
     body = wire.usage
     if body.credits_used is not None and body.usd_spent is not None:
-        return Usage(
+        return _new_usage(
             credits_used=body.credits_used, usd_spent=body.usd_spent, tokens_used=body.tokens_used
         )
     head = usage_from_headers(headers)
-    return Usage(
+    return _new_usage(
         credits_used=body.credits_used if body.credits_used is not None else head.credits_used,
         usd_spent=body.usd_spent if body.usd_spent is not None else head.usd_spent,
         tokens_used=body.tokens_used,

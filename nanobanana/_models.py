@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar, cast
 
 import attrs
 
@@ -29,6 +29,45 @@ __all__ = [
     "Timeout",
     "Usage",
 ]
+
+_T = TypeVar("_T")
+_FACTORY: type = type(attrs.Factory(list))  # the class of default factories
+
+
+def fast_builder(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor for the frozen attrs class ``cls`` at about half the cost of its own.
+
+    attrs' ``__init__`` of a frozen class sets every field through
+    ``object.__setattr__`` (a frozen class refuses plain assignment); the builder sets
+    the slots through their descriptors instead, with the same keyword-only
+    parameters and defaults (a field with a default factory must be passed). Only for
+    classes whose ``__init__`` does nothing else (no converter, validator or
+    post-init), which is checked here; used for the objects made for every answer.
+    """
+    fields = attrs.fields(cast(Any, cls))
+    if hasattr(cls, "__attrs_post_init__") or any(
+        f.converter is not None or f.validator is not None for f in fields
+    ):
+        raise TypeError(f"{cls.__name__}.__init__ does more than set its fields")
+    # A field with a factory default is a required parameter: callers pass it.
+    params = ", ".join(
+        f"{f.name}=_default_{f.name}"
+        if f.default is not attrs.NOTHING and not isinstance(f.default, _FACTORY)
+        else f.name
+        for f in fields
+    )
+    lines = [f"def build(*, {params}):", "    self = _new(_cls)"]
+    lines += [f"    _set_{f.name}(self, {f.name})" for f in fields]
+    lines.append("    return self")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for f in fields:
+        namespace[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
+        namespace[f"_default_{f.name}"] = f.default
+    exec("\n".join(lines), namespace)  # code made from the field names alone
+    build: Callable[..., _T] = namespace["build"]
+    build.__qualname__ = f"fast_builder({cls.__name__})"
+    return build
+
 
 #: An input image for an edit: a local path, raw bytes, or an ``http(s)``/``data:`` URL.
 ImageInput: TypeAlias = str | os.PathLike[str] | bytes
