@@ -12,6 +12,7 @@ import json
 import math
 import os
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 import attrs
@@ -210,6 +211,7 @@ converter.register_unstructure_hook(ImageRequest, _unstructure_request)
 
 # Built once: json.dumps with any non-default option builds a new encoder per call.
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_json_string = encode_basestring  # what that encoder writes for a string
 
 
 def parse_body(body: bytes, *, request_id: str | None = None) -> WireResponse:
@@ -268,7 +270,22 @@ def request_key(request: ImageRequest, model: str | None = None) -> str:
     an input file, so a manifest still matches after the input is reordered.
     ``model``, when given, stands in for the request's own (the model it is sent to).
     """
-    doc = _unstructure_request(request)
-    if model is not None:
-        doc["model"] = model
-    return hashlib.sha256(_CANONICAL_JSON.encode(doc).encode()).hexdigest()[:32]
+    model = request.model if model is None else model
+    if (
+        model is not None
+        and request.num_images is None
+        and request.aspect_ratio is None
+        and request.resolution is None
+        and not request.images
+        and not request.extra_body
+    ):
+        # A prompt and a model, the usual batch item: the text the canonical encoder
+        # writes for {"model": ..., "prompt": ...}, without building an encoder.
+        text = '{"model":' + _json_string(model) + ',"prompt":' + _json_string(request.prompt) + "}"
+    else:
+        doc = _unstructure_request(request)
+        if model is not None:
+            doc["model"] = model
+        text = _CANONICAL_JSON.encode(doc)
+    # surrogatepass: a prompt with a lone surrogate still gets a key.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -193,6 +194,33 @@ def test_request_key_is_stable_and_tells_requests_apart() -> None:
     assert request_key(a) == request_key(same)
     assert request_key(a) != request_key(other)
     assert a.to_dict()["images"][0].startswith("sha256:")
+
+
+def test_request_keys_of_earlier_releases_still_match() -> None:
+    # Manifests written before stay valid: the key of a prompt is the same text's hash.
+    kite = nb.ImageRequest(prompt="a red kite")
+    assert request_key(kite, "google/x") == "ea60da7d9fbafe533172e2ef84e1be75"
+    assert request_key(nb.ImageRequest(prompt="a red kite", model="google/x")) == (
+        "ea60da7d9fbafe533172e2ef84e1be75"
+    )
+
+
+# Any text, lone surrogates included (a prompt can carry one: JSON escapes them).
+any_text = st.text(st.characters(exclude_categories=[]), min_size=1).filter(str.strip)
+
+
+@given(any_text, any_text)
+def test_the_key_of_a_prompt_is_the_hash_of_its_canonical_json(prompt: str, model: str) -> None:
+    canonical = json.dumps(
+        {"prompt": prompt, "model": model.strip()},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    expected = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+    assert request_key(nb.ImageRequest(prompt=prompt), model.strip()) == expected
+    assert request_key(nb.ImageRequest(prompt=prompt, model=model)) == expected
 
 
 # -- hypothesis: nothing but WireResponse or ResponseError ----------------------------------
