@@ -117,7 +117,11 @@ class ManifestWriter:
         if self._fh is None:
             raise RuntimeError("the manifest is not open")
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._fh.write(line.encode())
+        try:
+            data = line.encode()
+        except UnicodeEncodeError:  # a lone surrogate in a prompt: JSON escapes it
+            data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        self._fh.write(data)
         self._fh.flush()
         self.lines += 1
 

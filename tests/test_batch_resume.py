@@ -97,6 +97,22 @@ async def test_a_prompt_listed_twice_needs_two_successes(
     assert sorted(item.status for item in items) == ["ok", "skipped", "skipped"]
 
 
+async def test_a_prompt_with_a_lone_surrogate_is_saved_recorded_and_resumed(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    odd = "a \ud800 kite"  # valid in JSON ("\\ud800"), not encodable as UTF-8
+
+    items = await drain(client.batch([odd, "plain"], out_dir=tmp_path))
+
+    assert all(item.ok for item in items)
+    recorded = read_manifest(tmp_path / "manifest.jsonl")
+    assert sorted(line["prompt"] for line in recorded) == sorted([odd, "plain"])
+    server.reset()
+    again = await drain(client.batch([odd, "plain"], out_dir=tmp_path, resume=True))
+    assert server.generation_requests == []
+    assert {item.skip_reason for item in again} == {"done"}
+
+
 async def test_a_torn_last_line_is_ignored_and_the_next_run_starts_a_new_line(
     client: nb.AsyncClient, server: FakeServer, tmp_path: Path
 ) -> None:

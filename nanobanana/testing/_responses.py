@@ -103,7 +103,9 @@ class ImageCache:
         if image is not None:
             self._items.move_to_end(key)
             return image
-        png, b64 = encode_padded(size[0], size[1], f"{index}\x00{prompt}".encode(), pad_to)
+        png, b64 = encode_padded(
+            size[0], size[1], f"{index}\x00{prompt}".encode("utf-8", "surrogatepass"), pad_to
+        )
         image = Image(png, b64, size[0], size[1])
         self._items[key] = image
         self._bytes += len(png) + len(b64)
