@@ -775,7 +775,7 @@ def _to_image(data: bytes, item: WireImage, request_id: str | None) -> Generated
         )
     width, height = item.width, item.height
     if width is None or height is None:
-        size = image_size(data)
+        size = image_size(data, mime)
         if size is not None:
             width, height = size
     return _new_image(data=data, mime_type=mime, url=item.url, width=width, height=height)

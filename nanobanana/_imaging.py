@@ -38,10 +38,14 @@ def sniff_mime(data: bytes) -> str | None:
     return None
 
 
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """``(width, height)`` read from the image header, or ``None`` if it cannot be read."""
+def image_size(data: bytes, mime: str | None = None) -> tuple[int, int] | None:
+    """``(width, height)`` read from the image header, or ``None`` if it cannot be read.
+
+    ``mime``, when the caller sniffed it already, spares sniffing again.
+    """
     try:
-        mime = sniff_mime(data)
+        if mime is None:
+            mime = sniff_mime(data)
         if mime == "image/png":
             if data[12:16] != b"IHDR":
                 return None
