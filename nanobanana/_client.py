@@ -6,7 +6,6 @@ batch engine calls :meth:`AsyncClient._execute` with hooks for its shared limite
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import logging
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 import anyio
 import attrs
 
+from ._b64 import decode as b64decode
 from ._catalog import DEFAULT_MODEL, model_info
 from ._config import (
     USE_CLIENT_DEFAULT,
@@ -787,7 +787,7 @@ def _decode_b64(text: str, request_id: str | None) -> bytes:
         if not sep:
             raise ResponseError("a data URL in the answer has no payload", request_id=request_id)
     try:
-        data = base64.b64decode(text, validate=True)
+        data = b64decode(text)
     except (binascii.Error, ValueError):
         raise ResponseError("an image's base64 data is invalid", request_id=request_id) from None
     if not data:

@@ -6,12 +6,12 @@ suffix. ``http(s)`` URLs are passed through for the API to fetch.
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 
 import anyio.to_thread
 
+from ._b64 import encode as b64encode
 from ._errors import ValidationError
 from ._imaging import sniff_mime
 from ._models import ImageInput
@@ -25,7 +25,7 @@ def _data_url(data: bytes, field: str, what: str) -> str:
     mime = sniff_mime(data)
     if mime is None:
         raise ValidationError(field, f"{what} is not a {_KINDS} image")
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return f"data:{mime};base64,{b64encode(data).decode('ascii')}"
 
 
 def _read(path: Path, field: str) -> bytes:
