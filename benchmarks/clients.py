@@ -715,6 +715,11 @@ def _versions(has_openai: bool) -> dict[str, str | None]:
     import aiohttp
 
     versions: dict[str, str | None] = {"aiohttp": aiohttp.__version__, "openai": None}
+    # nanobanana decodes images with pybase64 when it is installed (its speedups extra);
+    # the floors and openai-python decode with the standard library's base64.
+    versions["pybase64"] = None
+    with contextlib.suppress(ImportError, AttributeError):
+        versions["pybase64"] = importlib.import_module("pybase64").__version__
     if has_openai:
         import openai
 

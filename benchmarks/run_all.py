@@ -410,6 +410,8 @@ def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
         "the ideal, concurrency / latency) is taken within a worker first. Peak RSS is the "
         "worker's while that client ran (the process holds all four clients)."
     )
+    w("")
+    w(_base64_note(matrix))
     if matrix.get("openai_skipped"):
         w("")
         w("openai was not installed for this run: its variants were skipped.")
@@ -467,6 +469,18 @@ def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
             w("")
 
 
+def _base64_note(bench: dict[str, Any]) -> str:
+    """Which base64 each side decoded with: it is most of the CPU of large images."""
+    pybase64 = bench.get("versions", {}).get("pybase64")
+    if pybase64:
+        return (
+            f"nanobanana decoded the images with pybase64 {pybase64} (its `speedups` extra "
+            "was installed); the floor and openai-python with the standard library's "
+            "`base64`."
+        )
+    return "Every client decoded the images with the standard library's `base64`."
+
+
 def _sync_section(w: Callable[[str], None], sync: dict[str, Any] | None) -> None:
     if not sync or not sync.get("sync"):
         return
@@ -477,7 +491,7 @@ def _sync_section(w: Callable[[str], None], sync: dict[str, Any] | None) -> None
         f"`benchmarks/clients.py`: one call after another, server latency 0, "
         f"{first['repetitions']} worker processes per payload, each running the three "
         f"clients in {first['rounds']} interleaved round(s) of N calls. The floor is a "
-        "keep-alive `http.client` loop (`json.loads`, base64-decode)."
+        "keep-alive `http.client` loop (`json.loads`, base64-decode). " + _base64_note(sync)
     )
     w("")
     w(_measured_on(sync))
