@@ -54,7 +54,14 @@ from ._manifest import (
     image_file_name,
     succeeded_keys,
 )
-from ._models import ImageRequest, ImageResult, Usage, atomic_write, fast_builder
+from ._models import (
+    ImageRequest,
+    ImageResult,
+    Usage,
+    atomic_write,
+    fast_builder,
+    prompt_request,
+)
 from ._throttle import Throttle
 
 __all__ = ["AsyncBatch", "BatchInput", "BatchOptions", "ProgressCallback"]
@@ -351,7 +358,7 @@ class _Engine:
     async def _admit(self, index: int, raw: Any) -> None:
         request: ImageRequest | None = None
         try:
-            request = raw if isinstance(raw, ImageRequest) else ImageRequest(prompt=raw)
+            request = raw if isinstance(raw, ImageRequest) else prompt_request(raw)
             # The key names the model the request goes to, so changing the client's
             # default model between runs does not pass old images off as done.
             model = self.client.resolve_model(request)

@@ -57,6 +57,7 @@ from ._models import (
     Timeout,
     Usage,
     fast_builder,
+    prompt_request,
 )
 from ._models import check_model_params as _check_model_params
 from ._retry import RetryPolicy, backoff_delay
@@ -337,14 +338,23 @@ class AsyncClient:
             >>> anyio.run(main)
             (84, 48)
         """
-        request = ImageRequest(
-            prompt=prompt,
-            model=model,
-            num_images=num_images,
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            extra_body=extra_body,
-        )
+        if (
+            model is None
+            and num_images is None
+            and aspect_ratio is None
+            and resolution is None
+            and extra_body is None
+        ):
+            request = prompt_request(prompt)
+        else:
+            request = ImageRequest(
+                prompt=prompt,
+                model=model,
+                num_images=num_images,
+                aspect_ratio=aspect_ratio,
+                resolution=resolution,
+                extra_body=extra_body,
+            )
         opts = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
         return await self._execute(request, opts)
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nanobanana as nb
 from nanobanana import _batch, _client
-from nanobanana._models import fast_builder
+from nanobanana._models import fast_builder, prompt_request
 
 IMAGE = {"data": b"\x89PNG", "mime_type": "image/png", "url": "https://x/1", "width": 3}
 USAGE = {"credits_used": 2.0, "usd_spent": 0.5, "tokens_used": None}
@@ -68,3 +70,26 @@ def test_a_builder_takes_the_defaults_and_refuses_unknown_fields() -> None:
 def test_a_class_whose_init_validates_gets_no_builder() -> None:
     with pytest.raises(TypeError, match="does more than set its fields"):
         fast_builder(nb.ImageRequest)
+
+
+@given(st.text(st.characters(exclude_categories=[])) | st.none() | st.integers())
+def test_a_plain_prompt_request_equals_the_one_the_class_makes(prompt: Any) -> None:
+    def outcome(make: Any) -> Any:
+        try:
+            return make(prompt)
+        except nb.ValidationError as exc:
+            return f"refused: {exc}"
+
+    made = outcome(lambda p: nb.ImageRequest(prompt=p))
+    built = outcome(prompt_request)
+    if isinstance(made, str):
+        assert built == made
+        return
+
+    assert built == made
+    assert hash(built) == hash(made)
+    assert repr(built) == repr(made)
+    assert built.to_dict() == made.to_dict()
+    assert dict(built.extra_body) == {}
+    with pytest.raises(TypeError):
+        built.extra_body["model"] = "x"  # type: ignore[index]
