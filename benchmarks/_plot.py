@@ -58,7 +58,11 @@ def _minor_labeller(ax: Any) -> Any:
             return ""
         decades = math.log10(hi / lo)
         mantissa = round(y / 10 ** math.floor(math.log10(y)), 6)
-        if decades < 0.6 or (decades < 1.6 and mantissa in (2, 3, 5)):
+        if (
+            decades < 0.6
+            or (decades < 1.6 and mantissa in (2, 3, 5))
+            or (decades < 2.6 and mantissa in (2, 5))
+        ):
             return f"{y:g}"
         return ""
 
