@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/run_all.py --quick          # the whole suite, small: minutes
-    python benchmarks/run_all.py                  # the full run (about 40 minutes)
+    python benchmarks/run_all.py                  # the full run (about 30 minutes on 2 cores)
     python benchmarks/run_all.py --only async --latency 1 --concurrency 1000
     python benchmarks/run_all.py --only memory --memory-prompts 1000,5000
     python benchmarks/run_all.py --render-only    # rewrite docs/performance.{md,png} only
