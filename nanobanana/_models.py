@@ -413,8 +413,9 @@ class ImageResult:
             >>> import tempfile, nanobanana as nb
             >>> img = nb.GeneratedImage(data=b"\\x89PNG\\r\\n\\x1a\\n", mime_type="image/png")
             >>> result = nb.ImageResult(images=(img,), model="google/nano-banana-pro")
-            >>> [path.name for path in result.save(tempfile.mkdtemp())]
-            ['image-4c4b6a3be1314ab8.png']
+            >>> paths = result.save(tempfile.mkdtemp())
+            >>> paths[0].name
+            'image-4c4b6a3be1314ab8.png'
         """
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
