@@ -62,7 +62,7 @@ from ._models import (
     fast_builder,
     prompt_request,
 )
-from ._throttle import Throttle
+from ._throttle import Signal, Throttle
 
 __all__ = ["AsyncBatch", "BatchInput", "BatchOptions", "ProgressCallback"]
 
@@ -195,8 +195,7 @@ class _Engine:
         self.spend_unknown = False
         self._capped = options.max_spend_usd is not None or options.max_credits is not None
         self._channel: Handoff[BatchItem] | None = None
-        self._changed: anyio.Event | None = None
-        self._waiting = 0  # workers waiting on _changed
+        self._changed: Signal | None = None
         self._workers: anyio.CancelScope | None = None
 
     # -- snapshot -------------------------------------------------------------------
@@ -237,7 +236,7 @@ class _Engine:
 
     async def run(self, channel: Handoff[BatchItem]) -> None:
         self._channel = channel
-        self._changed = anyio.Event()
+        self._changed = Signal()
         self._read_lock = anyio.Lock()
         self.throttle = Throttle(
             self.opts.concurrency,
@@ -397,21 +396,11 @@ class _Engine:
         window = self.opts.reorder_window or 4 * self.opts.concurrency
         assert self._changed is not None
         while not self._stopped_hard() and index >= self.next_emit + window:
-            await self._wait_for_change()
-
-    async def _wait_for_change(self) -> None:
-        assert self._changed is not None
-        self._waiting += 1
-        try:
             await self._changed.wait()
-        finally:
-            self._waiting -= 1
 
     def _notify(self) -> None:
-        if self._waiting:  # an Event per wake-up, not per call
-            assert self._changed is not None
-            self._changed.set()
-            self._changed = anyio.Event()
+        if self._changed is not None:
+            self._changed.notify()
 
     async def _budget_allows(self, request: ImageRequest) -> bool:
         usd_cap, credit_cap = self.opts.max_spend_usd, self.opts.max_credits
@@ -424,7 +413,8 @@ class _Engine:
             (usd_cap is not None and self.usd_per_image is None)
             or (credit_cap is not None and self.credits_per_image is None)
         ):
-            await self._wait_for_change()
+            assert self._changed is not None
+            await self._changed.wait()
         if self.spend_unknown:
             return False
         in_flight = sum((r.num_images or 1) for r, _ in self.active.values()) + images

@@ -30,7 +30,7 @@ import anyio
 
 from ._errors import APIStatusError, APITimeoutError
 
-__all__ = ["AIMDLimit", "RetryBudget", "Throttle", "TokenBucket"]
+__all__ = ["AIMDLimit", "RetryBudget", "Signal", "Throttle", "TokenBucket"]
 
 Clock = Callable[[], float]
 
@@ -162,6 +162,32 @@ class RetryBudget:
         self.tokens = min(self.capacity, self.tokens + (retried_cost or self.success_refund))
 
 
+class Signal:
+    """Wakes every task waiting for "something changed"; make it inside a running loop.
+
+    An event is spent and replaced only when someone waits, so notifying on every
+    request costs a counter check.
+    """
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+        self._waiting = 0
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Until the next :meth:`notify` (or ``timeout`` seconds, when given)."""
+        self._waiting += 1
+        try:
+            with anyio.move_on_after(timeout):
+                await self._event.wait()
+        finally:
+            self._waiting -= 1
+
+    def notify(self) -> None:
+        if self._waiting:
+            self._event.set()
+            self._event = anyio.Event()
+
+
 class Throttle:
     """The flow control every worker of one batch goes through before each attempt."""
 
@@ -183,8 +209,7 @@ class Throttle:
         self.in_flight = 0
         self.sent = 0
         self.throttled = 0
-        self._changed = anyio.Event()
-        self._waiting = 0  # acquirers waiting on _changed
+        self._changed = Signal()
 
     def __repr__(self) -> str:
         return (
@@ -192,19 +217,6 @@ class Throttle:
             f"paused_for={max(0.0, self.paused_until - self._clock()):.2f}s, "
             f"budget={self.budget.tokens})"
         )
-
-    def _notify(self) -> None:
-        if self._waiting:  # an Event per wake-up, not per call
-            self._changed.set()
-            self._changed = anyio.Event()
-
-    async def _wait_for_change(self, timeout: float | None = None) -> None:
-        self._waiting += 1
-        try:
-            with anyio.move_on_after(timeout):
-                await self._changed.wait()
-        finally:
-            self._waiting -= 1
 
     def try_acquire(self) -> float | None:
         """Take a slot if one is free now (no pause, a rate token): the send time, or
@@ -232,9 +244,9 @@ class Throttle:
             if wait <= 0 and self.bucket is not None:
                 wait = self.bucket.delay()
             if wait > 0:
-                await self._wait_for_change(wait)
+                await self._changed.wait(wait)
             else:  # no slot free: wait for a release
-                await self._wait_for_change()
+                await self._changed.wait()
 
     def release(self, started: float, error: BaseException | None) -> None:
         """Report the end of an attempt sent at ``started``; ``None`` means success."""
@@ -249,7 +261,7 @@ class Throttle:
                 self.throttled += 1
                 if self.adaptive:
                     self.limit.on_throttled(started)
-        self._notify()
+        self._changed.notify()
 
     def allow_retry(self, error: Exception) -> bool:
         """Spend from the retry budget; ``False`` when the budget is exhausted."""
