@@ -14,6 +14,7 @@ manifest; the client and its connection pool stay open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -196,7 +197,8 @@ class _Engine:
         self._capped = options.max_spend_usd is not None or options.max_credits is not None
         self._channel: Handoff[BatchItem] | None = None
         self._changed: Signal | None = None
-        self._workers: anyio.CancelScope | None = None
+        self._worker_scopes: list[anyio.CancelScope] = []
+        self._workers_cancelled = False
 
     # -- snapshot -------------------------------------------------------------------
 
@@ -245,18 +247,7 @@ class _Engine:
         )
         try:
             await self._open_out_dir()
-            try:
-                async with anyio.create_task_group() as tg:
-                    self._workers = tg.cancel_scope
-                    for _ in range(self.opts.concurrency):
-                        tg.start_soon(self._worker)
-            except BaseExceptionGroup as group:
-                # A failing progress callback or disk write is the caller's error, not
-                # a group of one.
-                leaves = _leaves(group)
-                if len(leaves) == 1:
-                    raise leaves[0] from None
-                raise
+            await self._run_workers()
             with anyio.CancelScope(shield=True):
                 for item in sorted(self.handing.values(), key=lambda i: i.index):
                     await self._hand_out(item)
@@ -281,6 +272,59 @@ class _Engine:
             raise self.crash
         if self.stop_error is not None:
             raise self.stop_error
+
+    async def _run_workers(self) -> None:
+        """Run ``concurrency`` workers until every one has ended.
+
+        Each worker is a plain asyncio task inside an anyio cancel scope of its own: an
+        anyio task group costs several times as much per task, which shows when each
+        worker serves a few requests (a batch at concurrency 1,000). Stopping cancels
+        the scopes, so the cancellation is anyio's, as a task group's would be: it
+        holds at every checkpoint and waits for shielded work (the thread writing an
+        item's images) to finish. An error of a worker stops the others and is raised
+        as itself (as a group if several failed at once).
+        """
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self._scoped_worker()) for _ in range(self.opts.concurrency)]
+        pending: set[asyncio.Task[None]] = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                if any(not t.cancelled() and t.exception() is not None for t in done):
+                    self._cancel_workers()
+        except asyncio.CancelledError:
+            # The batch itself was cancelled (closed, Ctrl-C): stop the workers, and let
+            # them end before the cancellation goes on.
+            self._cancel_workers()
+            while pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    done, pending = await asyncio.wait(pending)
+            for task in tasks:  # their errors are moot now: mark them seen
+                if not task.cancelled():
+                    task.exception()
+            raise
+        errors: list[BaseException] = []
+        for task in tasks:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                errors.append(error)
+        if len(errors) == 1:
+            # A failing progress callback or disk write is the caller's error.
+            raise errors[0]
+        if errors:
+            raise BaseExceptionGroup("batch workers failed", errors)
+
+    async def _scoped_worker(self) -> None:
+        with anyio.CancelScope() as scope:
+            self._worker_scopes.append(scope)
+            if self._workers_cancelled:
+                scope.cancel()
+            await self._worker()
+
+    def _cancel_workers(self) -> None:
+        self._workers_cancelled = True
+        for scope in self._worker_scopes:
+            scope.cancel()
 
     def _take_unfinished(self) -> list[BatchItem]:
         """Items read but not finished, as "stopped" items, in input order."""
@@ -350,8 +394,7 @@ class _Engine:
         if self.crash is None:
             self.crash = error
             self.stop_reason = f"stopped by {type(error).__name__}: {error}"
-        if self._workers is not None:
-            self._workers.cancel()
+        self._cancel_workers()
         self._notify()
 
     async def _admit(self, index: int, raw: Any) -> None:
@@ -541,8 +584,7 @@ class _Engine:
         if self.stop_error is None:
             self.stop_error = error
             self.stop_reason = f"stopped by {type(error).__name__}: {error}"
-            if self._workers is not None:
-                self._workers.cancel()
+            self._cancel_workers()
         self._notify()
 
     def _record(self, item: BatchItem) -> None:
@@ -604,13 +646,6 @@ class _Engine:
             # no further input while the cancellation that follows is on its way.
             self._exhausted = True
         self.handing.pop(item.index, None)
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    out: list[BaseException] = []
-    for exc in group.exceptions:
-        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return out
 
 
 def _write_images(out_dir: Path, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:
