@@ -315,10 +315,10 @@ class _Engine:
             raise BaseExceptionGroup("batch workers failed", errors)
 
     async def _scoped_worker(self) -> None:
+        if self._workers_cancelled:
+            return  # stopped before this worker ran: it reads no input
         with anyio.CancelScope() as scope:
             self._worker_scopes.append(scope)
-            if self._workers_cancelled:
-                scope.cancel()
             await self._worker()
 
     def _cancel_workers(self) -> None:
