@@ -447,8 +447,6 @@ class _Engine:
 
     async def _budget_allows(self, request: ImageRequest) -> bool:
         usd_cap, credit_cap = self.opts.max_spend_usd, self.opts.max_credits
-        if usd_cap is None and credit_cap is None:
-            return True
         images = request.num_images or 1
         # Until one answer has told what an image costs, only one request may be in
         # flight: the cap must hold even if the first answers are expensive.
