@@ -18,7 +18,6 @@ import contextlib
 import inspect
 import logging
 import time
-import weakref
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -144,6 +143,34 @@ class _ItemHooks:
 
 
 class _Engine:
+    # Set per batch as it runs; the class holds the starting values, so that making a
+    # batch (often of a few requests) does not spend its time assigning them.
+    _read_lock: anyio.Lock | None = None
+    _exhausted = False
+    read = 0
+    images = 0
+    images_written = 0
+    credits: float | None = None
+    usd: float | None = None
+    planned_requests = 0
+    planned_images = 0
+    stop_reason: str | None = None
+    ended: float | None = None
+    stop_error: NanoBananaError | None = None
+    crash: Exception | None = None
+    throttle: Throttle | None = None
+    manifest: ManifestWriter | None = None
+    next_emit = 0
+    _emitting = False
+    usd_per_image: float | None = None
+    credits_per_image: float | None = None
+    spend_unknown = False
+    _channel: Handoff[BatchItem] | None = None
+    _changed: Signal | None = None
+    _workers_cancelled = False
+    _running = False
+    _closing = False  # the consumer has gone
+
     def __init__(
         self,
         client: AsyncClient,
@@ -158,27 +185,12 @@ class _Engine:
             self._async_source = aiter(source)
         else:
             self._sync_source = iter(source)
-        self._exhausted = False
-        self._read_lock: anyio.Lock | None = None
         self.opts = options
         self.call = call
         self.started = time.monotonic()
         self.total = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
         self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
         self.skips: dict[str, int] = {}
-        self.read = 0
-        self.images = 0
-        self.images_written = 0
-        self.credits: float | None = None
-        self.usd: float | None = None
-        self.planned_requests = 0
-        self.planned_images = 0
-        self.stop_reason: str | None = None
-        self.ended: float | None = None
-        self.stop_error: NanoBananaError | None = None
-        self.crash: Exception | None = None
-        self.throttle: Throttle | None = None
-        self.manifest: ManifestWriter | None = None
         self.resume_counts: dict[str, int] = {}
         self.active: dict[int, tuple[ImageRequest, str]] = {}
         self.hooks: dict[int, _ItemHooks] = {}
@@ -189,16 +201,11 @@ class _Engine:
         # Items being handed to the consumer. A stop cancels the workers; the items
         # still here were never taken, and are handed out again before the batch ends.
         self.handing: dict[int, BatchItem] = {}
-        self.next_emit = 0
-        self._emitting = False
-        self.usd_per_image: float | None = None
-        self.credits_per_image: float | None = None
-        self.spend_unknown = False
         self._capped = options.max_spend_usd is not None or options.max_credits is not None
-        self._channel: Handoff[BatchItem] | None = None
-        self._changed: Signal | None = None
-        self._worker_scopes: list[anyio.CancelScope] = []
-        self._workers_cancelled = False
+        # The workers running, each with the number of stop cancellations sent to it,
+        # and those writing images (not to be cancelled then).
+        self._workers: dict[asyncio.Task[Any], int] = {}
+        self._writing: set[asyncio.Task[Any]] = set()
 
     # -- snapshot -------------------------------------------------------------------
 
@@ -237,9 +244,11 @@ class _Engine:
     # -- the run --------------------------------------------------------------------
 
     async def run(self, channel: Handoff[BatchItem]) -> None:
+        self._running = True
         self._channel = channel
         self._changed = Signal()
-        self._read_lock = anyio.Lock()
+        if self._async_source is not None:
+            self._read_lock = anyio.Lock()
         self.throttle = Throttle(
             self.opts.concurrency,
             requests_per_minute=self.opts.requests_per_minute,
@@ -248,11 +257,13 @@ class _Engine:
         try:
             await self._open_out_dir()
             await self._run_workers()
-            with anyio.CancelScope(shield=True):
+            if not self._closing and (self.handing or self.pending or self.active or self.waiting):
+                # Stopped (a 401, fail_fast, a crash): what finished is still handed out,
+                # and what did not is reported. Nothing is left after a complete run.
                 for item in sorted(self.handing.values(), key=lambda i: i.index):
                     await self._hand_out(item)
                 await self._emit_ready()
-                # Items that were in flight, or waiting for a slot, when the batch stopped.
+                # Items that were in flight, or waiting for a slot, when it stopped.
                 for item in self._take_unfinished():
                     await self._finish(item)
         finally:
@@ -274,37 +285,45 @@ class _Engine:
             raise self.stop_error
 
     async def _run_workers(self) -> None:
-        """Run ``concurrency`` workers until every one has ended.
+        """Run the workers until every one has ended.
 
-        Each worker is a plain asyncio task inside an anyio cancel scope of its own: an
-        anyio task group costs several times as much per task, which shows when each
-        worker serves a few requests (a batch at concurrency 1,000). Stopping cancels
-        the scopes, so the cancellation is anyio's, as a task group's would be: it
-        holds at every checkpoint and waits for shielded work (the thread writing an
-        item's images) to finish. An error of a worker stops the others and is raised
-        as itself (as a group if several failed at once).
+        The engine's own task is the first worker, and the others are plain asyncio
+        tasks: a batch of one request needs no second task, and an anyio task group (or
+        a cancel scope per worker) costs several times as much per worker, which shows
+        when each worker serves a few requests (a batch at concurrency 1,000). Stopping
+        cancels the workers (see :meth:`_cancel_workers`). An error of a worker stops
+        the others and is raised as itself (as a group if several failed at once).
         """
+        count = self.opts.concurrency
+        if self.total is not None:  # no more workers than inputs
+            count = max(1, min(count, self.total))
         loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(self._scoped_worker()) for _ in range(self.opts.concurrency)]
-        pending: set[asyncio.Task[None]] = set(tasks)
+        others = [
+            loop.create_task(self._run_worker(), name="nanobanana-batch-worker")
+            for _ in range(count - 1)
+        ]
+        errors: list[BaseException] = []
+        try:
+            await self._run_worker()
+        except asyncio.CancelledError:
+            await self._abort_workers(others)
+            raise
+        except Exception as exc:
+            errors.append(exc)
+            self._cancel_workers()
+        except BaseException:  # KeyboardInterrupt, SystemExit: stop the others, go on
+            self._cancel_workers()
+            raise
+        pending = {task for task in others if not task.done()}
         try:
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
                 if any(not t.cancelled() and t.exception() is not None for t in done):
                     self._cancel_workers()
         except asyncio.CancelledError:
-            # The batch itself was cancelled (closed, Ctrl-C): stop the workers, and let
-            # them end before the cancellation goes on.
-            self._cancel_workers()
-            while pending:
-                with contextlib.suppress(asyncio.CancelledError):
-                    done, pending = await asyncio.wait(pending)
-            for task in tasks:  # their errors are moot now: mark them seen
-                if not task.cancelled():
-                    task.exception()
+            await self._abort_workers(others)
             raise
-        errors: list[BaseException] = []
-        for task in tasks:
+        for task in others:
             error = None if task.cancelled() else task.exception()
             if error is not None:
                 errors.append(error)
@@ -314,17 +333,76 @@ class _Engine:
         if errors:
             raise BaseExceptionGroup("batch workers failed", errors)
 
-    async def _scoped_worker(self) -> None:
+    async def _abort_workers(self, tasks: list[asyncio.Task[None]]) -> None:
+        """The batch itself was cancelled (asyncio.run ending, say): stop the workers,
+        and let them end before the cancellation goes on."""
+        self._cancel_workers()
+        pending = {task for task in tasks if not task.done()}
+        while pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                _, pending = await asyncio.wait(pending)
+        for task in tasks:  # their errors are moot now: mark them seen
+            if not task.cancelled():
+                task.exception()
+
+    async def _run_worker(self) -> None:
+        """One worker; ended quietly by a cancellation of :meth:`_cancel_workers`."""
         if self._workers_cancelled:
             return  # stopped before this worker ran: it reads no input
-        with anyio.CancelScope() as scope:
-            self._worker_scopes.append(scope)
+        task = asyncio.current_task()
+        assert task is not None
+        self._workers[task] = 0
+        try:
             await self._worker()
+            if self._workers.get(task):
+                # Stopped while running: the cancellation waits for its next await.
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            # Ours, unless the task was also cancelled from outside (asyncio.run ending).
+            if self._absorb_stop(task) > 0:
+                raise
+        else:
+            self._absorb_stop(task)
+
+    def _absorb_stop(self, task: asyncio.Task[Any]) -> int:
+        """Forget the cancellations :meth:`_cancel_workers` sent ``task``; return how
+        many other cancellations it has pending."""
+        for _ in range(self._workers.pop(task, 0)):
+            task.uncancel()
+        return task.cancelling()
 
     def _cancel_workers(self) -> None:
+        """Stop every worker: none reads another input, and each is cancelled at its
+        next await (a request, a free slot, the consumer), as by a cancel scope.
+
+        A worker writing an item's images is cancelled once the write has ended (its
+        files are complete or absent, and recorded so), as in a shielded scope.
+        """
         self._workers_cancelled = True
-        for scope in self._worker_scopes:
-            scope.cancel()
+        for task, sent in self._workers.items():
+            if not sent and task not in self._writing:
+                self._workers[task] = 1
+                task.cancel()
+
+    def _end_write(self, task: asyncio.Task[Any]) -> None:
+        self._writing.discard(task)
+        if self._workers_cancelled and not self._workers.get(task, 1):
+            self._workers[task] = 1
+            task.cancel()  # the stop that waited for the write
+
+    def close(self, task: asyncio.Task[None]) -> None:
+        """The consumer has gone: stop the workers (``task`` runs the engine).
+
+        Once the engine runs, it is stopped through the workers' cancel scopes, not by
+        cancelling its task: its first worker may be writing an item's images, in a
+        shielded thread call that a plain task cancellation would not wait for.
+        """
+        self._closing = True
+        if self._running:
+            self._cancel_workers()
+            self._notify()
+        elif not task.done():
+            task.cancel()  # not started: it never runs
 
     def _take_unfinished(self) -> list[BatchItem]:
         """Items read but not finished, as "stopped" items, in input order."""
@@ -355,7 +433,7 @@ class _Engine:
         A worker reads its next input only once the consumer has taken its last item,
         so however slow the consumer, no more than ``concurrency`` inputs are held.
         """
-        while not self._stopped_hard():
+        while not self._workers_cancelled:  # stopped, or closed by the consumer
             got = await self._next_input()
             if got is None:
                 return
@@ -530,6 +608,9 @@ class _Engine:
             return
         paths: tuple[Path, ...] = ()
         if self.opts.out_dir is not None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._writing.add(task)  # a stop waits for the write (see _cancel_workers)
             try:
                 paths = await anyio.to_thread.run_sync(
                     _write_images, self.opts.out_dir, index, request.prompt, result
@@ -537,6 +618,8 @@ class _Engine:
             except OSError as exc:  # a full disk fails every item after this one too
                 self._crash(exc)
                 return
+            finally:
+                self._end_write(task)
             self.images_written += len(paths)
         self._account(result, request)
         item = _new_item(
@@ -706,6 +789,11 @@ class AsyncBatch:
         [0, 1]
     """
 
+    _task: asyncio.Task[None] | None = None  # runs the engine, once started
+    _channel: Handoff[BatchItem] | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _done = False
+
     def __init__(
         self,
         client: AsyncClient,
@@ -718,10 +806,6 @@ class AsyncBatch:
         if not isinstance(source, (Iterable, AsyncIterable)):
             raise ValidationError("requests", f"must be iterable, got {type(source).__name__}")
         self._engine = _Engine(client, source, options, call)
-        self._task: asyncio.Task[None] | None = None
-        self._channel: Handoff[BatchItem] | None = None
-        self._finaliser: weakref.finalize[Any, Any] | None = None
-        self._done = False
 
     def __repr__(self) -> str:
         s = self.summary
@@ -748,14 +832,25 @@ class AsyncBatch:
     def _start(self) -> None:
         # No buffer: a worker keeps its slot until the consumer has taken its item, so
         # a slow consumer slows the reading of inputs instead of piling up results.
-        channel = self._channel = Handoff[BatchItem]()
-        loop = asyncio.get_running_loop()
+        channel: Handoff[BatchItem] = Handoff()
+        self._channel = channel
+        loop = self._loop = asyncio.get_running_loop()
         self._engine.started = time.monotonic()
-        task = loop.create_task(self._engine.run(channel), name="nanobanana-batch")
-        self._task = task
-        # Dropping the iterator without closing it (``break`` out of ``async for``)
-        # still cancels the work, on the loop that runs it.
-        self._finaliser = weakref.finalize(self, _cancel_soon, loop, task, channel)
+        self._task = loop.create_task(self._engine.run(channel), name="nanobanana-batch")
+
+    def __del__(self) -> None:
+        # Dropped without being closed (``break`` out of ``async for``): cancel the
+        # work all the same, on the loop that runs it (this may run in another thread).
+        task = self._task
+        if task is None or task.done():
+            return
+        loop, channel = self._loop, self._channel
+        assert loop is not None
+        assert channel is not None
+        if loop.is_closed():
+            channel.abandon()  # nothing can be waiting on it any more
+        else:
+            loop.call_soon_threadsafe(_cancel, self._engine, task, channel)
 
     def __aiter__(self) -> Self:
         return self
@@ -769,11 +864,7 @@ class AsyncBatch:
         assert channel is not None
         assert self._task is not None
         try:
-            try:
-                # A worker already waiting to hand over an item: take it at once.
-                item = channel.get_nowait()
-            except anyio.WouldBlock:
-                item = await channel.get()
+            item = await channel.get()  # at once if a worker is waiting with one
         except anyio.EndOfStream:
             self._done = True
             channel.abandon()
@@ -816,7 +907,7 @@ class AsyncBatch:
         if self._channel is not None:
             self._channel.abandon()
         if task is not None and not task.done():
-            task.cancel()
+            self._engine.close(task)
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([task])
         if task is not None and not task.cancelled():
@@ -845,18 +936,7 @@ class AsyncBatch:
         return self.summary
 
 
-def _cancel_soon(
-    loop: asyncio.AbstractEventLoop,
-    task: asyncio.Task[None],
-    channel: Handoff[BatchItem],
-) -> None:
-    if loop.is_closed():
-        channel.abandon()  # nothing can be waiting on it any more
-    else:
-        loop.call_soon_threadsafe(_cancel, task, channel)
-
-
-def _cancel(task: asyncio.Task[None], channel: Handoff[BatchItem]) -> None:
+def _cancel(engine: _Engine, task: asyncio.Task[None], channel: Handoff[BatchItem]) -> None:
     channel.abandon()
     if not task.done():
-        task.cancel()
+        engine.close(task)

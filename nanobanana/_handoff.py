@@ -24,6 +24,9 @@ __all__ = ["Handoff"]
 
 T = TypeVar("T")
 
+_NOTHING = object()  # no worker is waiting with an item
+_CLOSED = object()  # given to a waiting consumer by close()
+
 
 class Handoff(Generic[T]):
     """Workers ``put``, one consumer ``get``s; either side may close.
@@ -50,7 +53,7 @@ class Handoff(Generic[T]):
 
     def __init__(self) -> None:
         self._senders: deque[tuple[T, asyncio.Future[None]]] = deque()
-        self._receiver: asyncio.Future[T] | None = None
+        self._receiver: asyncio.Future[T | object] | None = None
         self._closed = False  # no more items will come
         self._abandoned = False  # the consumer has gone: puts raise BrokenResourceError
 
@@ -95,7 +98,7 @@ class Handoff(Generic[T]):
         self._closed = True
         receiver, self._receiver = self._receiver, None
         if receiver is not None and not receiver.done():
-            receiver.set_exception(anyio.EndOfStream())
+            receiver.set_result(_CLOSED)
 
     # -- the consumer's side ---------------------------------------------------------
 
@@ -107,6 +110,31 @@ class Handoff(Generic[T]):
             anyio.EndOfStream: the workers' side is closed and no item is left.
             anyio.ClosedResourceError: the consumer closed its side.
         """
+        item = self._take()
+        if item is _NOTHING:
+            raise anyio.WouldBlock
+        return item  # type: ignore[return-value]
+
+    async def get(self) -> T:
+        """The next item, waiting for one if need be (no loop pass when one is ready)."""
+        item = self._take()
+        if item is not _NOTHING:
+            return item  # type: ignore[return-value]
+        receiver: asyncio.Future[T | object] = asyncio.get_running_loop().create_future()
+        self._receiver = receiver
+        try:
+            item = await receiver
+        finally:
+            if self._receiver is receiver:
+                self._receiver = None
+        if item is _CLOSED:
+            # Raised here, not set on the future: an exception kept by the future would
+            # hold this frame, and the frame the future, a cycle for the collector.
+            raise anyio.EndOfStream
+        return item  # type: ignore[return-value]
+
+    def _take(self) -> T | object:
+        """A waiting worker's item, or ``_NOTHING``; raises as :meth:`get_nowait`."""
         if self._abandoned:
             raise anyio.ClosedResourceError
         while self._senders:
@@ -116,21 +144,7 @@ class Handoff(Generic[T]):
                 return item
         if self._closed:
             raise anyio.EndOfStream
-        raise anyio.WouldBlock
-
-    async def get(self) -> T:
-        """The next item, waiting for one if need be."""
-        try:
-            return self.get_nowait()
-        except anyio.WouldBlock:
-            pass
-        receiver: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._receiver = receiver
-        try:
-            return await receiver
-        finally:
-            if self._receiver is receiver:
-                self._receiver = None
+        return _NOTHING
 
     def abandon(self) -> None:
         """The consumer has gone: every waiting and later ``put`` raises

@@ -165,27 +165,31 @@ class RetryBudget:
 class Signal:
     """Wakes every task waiting for "something changed"; make it inside a running loop.
 
-    An event is spent and replaced only when someone waits, so notifying on every
-    request costs a counter check.
+    The event is made only when someone waits, and spent only when someone waited,
+    so notifying on every request costs a counter check.
     """
 
     def __init__(self) -> None:
-        self._event = anyio.Event()
+        self._event: anyio.Event | None = None
         self._waiting = 0
 
     async def wait(self, timeout: float | None = None) -> None:
         """Until the next :meth:`notify` (or ``timeout`` seconds, when given)."""
+        event = self._event
+        if event is None:
+            event = self._event = anyio.Event()
         self._waiting += 1
         try:
             with anyio.move_on_after(timeout):
-                await self._event.wait()
+                await event.wait()
         finally:
             self._waiting -= 1
 
     def notify(self) -> None:
         if self._waiting:
-            self._event.set()
-            self._event = anyio.Event()
+            event, self._event = self._event, None
+            if event is not None:
+                event.set()
 
 
 class Throttle:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gc
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ import pytest
 from _helpers import assert_complete_png, manifest
 
 import nanobanana as nb
+from nanobanana._models import atomic_write
 from nanobanana.testing import FakeServer, make_png
 
 # -- helpers ------------------------------------------------------------------------
@@ -675,6 +679,83 @@ async def test_closing_a_batch_early_records_what_was_in_flight_as_stopped(
     assert {line.get("skip_reason") for line in lines if line["status"] == "skipped"} == {"stopped"}
     # The ones cut short in flight say that their request was sent.
     assert sum(line["attempts"] == 1 for line in lines if line["status"] == "skipped") >= 3
+
+
+async def test_closing_a_batch_waits_for_an_image_being_written(
+    client: nb.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writing, written = threading.Event(), threading.Event()
+    real_write = atomic_write
+
+    def slow_write(target: Path, data: bytes) -> None:
+        writing.set()
+        time.sleep(0.3)
+        real_write(target, data)
+        written.set()
+
+    monkeypatch.setattr("nanobanana._batch.atomic_write", slow_write)
+    batch = client.batch(prompts(1), out_dir=tmp_path)
+
+    async def consume() -> None:
+        async for _ in batch:
+            pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        while not writing.is_set():
+            await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()  # the caller gives up while the image is being written
+    await batch.aclose()
+
+    assert written.is_set()  # aclose returned after the write, not in the middle of it
+    [line] = manifest(tmp_path)
+    assert line["status"] == "ok"
+    assert_complete_png(tmp_path / line["paths"][0])
+    assert not list(tmp_path.glob(".*.part"))
+
+
+async def test_a_short_batch_starts_no_more_workers_than_it_has_inputs(
+    client: nb.AsyncClient,
+) -> None:
+    loop = asyncio.get_running_loop()
+    created: list[asyncio.Task[Any]] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop)
+        created.append(task)
+        return task
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    try:
+        summary = await client.batch(prompts(3), concurrency=100).run()
+    finally:
+        loop.set_task_factory(None)
+    assert summary.ok == 3
+    ours = [t.get_name() for t in created if t.get_name().startswith("nanobanana-batch")]
+    # The batch's own task is the first worker; two more serve the other inputs.
+    assert sorted(ours) == ["nanobanana-batch"] + ["nanobanana-batch-worker"] * 2
+
+
+async def test_a_finished_batch_leaves_no_reference_cycles(client: nb.AsyncClient) -> None:
+    # Cycles are freed only by the garbage collector, whose passes cost CPU time in
+    # proportion to everything alive: a batch at concurrency 1,000 would feel it.
+    await client.batch([]).run()  # the first batch imports what it needs
+    gc.collect()
+    gc.disable()
+    try:
+        await client.batch([]).run()
+        await client.batch(prompts(3), concurrency=2).run()
+        async for _ in client.batch(prompts(2)):
+            break
+        await anyio.sleep(0.05)  # the dropped batch above is cancelled on the loop
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        ours = [o for o in gc.garbage if type(o).__module__.startswith("nanobanana")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert ours == []
 
 
 async def test_the_summary_stops_its_clock_when_the_batch_ends(client: nb.AsyncClient) -> None:
