@@ -45,7 +45,7 @@ from ._errors import (
     OutOfCreditsError,
     ValidationError,
 )
-from ._handoff import Handoff
+from ._handoff import End, Handoff
 from ._inputs import encode_images
 from ._manifest import (
     MANIFEST_NAME,
@@ -269,8 +269,9 @@ class _Engine:
         finally:
             # Cancelled (closed, Ctrl-C): what was read but not finished is still
             # recorded, so the manifest has one final line for every item read.
-            for item in self._take_unfinished():
-                self._record(item)
+            if self.active or self.waiting:
+                for item in self._take_unfinished():
+                    self._record(item)
             self.ended = time.monotonic()
             closer = getattr(self._async_source, "aclose", None)
             if closer is not None:
@@ -354,7 +355,7 @@ class _Engine:
         self._workers[task] = 0
         try:
             await self._worker()
-            if self._workers.get(task):
+            if self._workers[task]:
                 # Stopped while running: the cancellation waits for its next await.
                 await asyncio.sleep(0)
         except asyncio.CancelledError:
@@ -362,12 +363,13 @@ class _Engine:
             if self._absorb_stop(task) > 0:
                 raise
         else:
-            self._absorb_stop(task)
+            if self._workers.pop(task):  # the stop found nothing to cancel: forget it
+                task.uncancel()
 
     def _absorb_stop(self, task: asyncio.Task[Any]) -> int:
-        """Forget the cancellations :meth:`_cancel_workers` sent ``task``; return how
-        many other cancellations it has pending."""
-        for _ in range(self._workers.pop(task, 0)):
+        """Forget the cancellation :meth:`_cancel_workers` sent ``task``, if any; return
+        how many other cancellations it has pending."""
+        if self._workers.pop(task, 0):  # one at most (see _cancel_workers)
             task.uncancel()
         return task.cancelling()
 
@@ -863,13 +865,12 @@ class AsyncBatch:
         channel = self._channel
         assert channel is not None
         assert self._task is not None
-        try:
-            item = await channel.get()  # at once if a worker is waiting with one
-        except anyio.EndOfStream:
+        item = await channel.receive()  # at once if a worker is waiting with one
+        if isinstance(item, End):
             self._done = True
             channel.abandon()
             await self._task  # re-raises the error that stopped the batch, if any
-            raise StopAsyncIteration from None
+            raise StopAsyncIteration
         # Taken: not to be handed out again if the batch stops (no await since receive).
         self._engine.handing.pop(item.index, None)
         return item

@@ -20,12 +20,24 @@ from typing import Generic, TypeVar
 
 import anyio
 
-__all__ = ["Handoff"]
+__all__ = ["END", "End", "Handoff"]
 
 T = TypeVar("T")
 
 _NOTHING = object()  # no worker is waiting with an item
-_CLOSED = object()  # given to a waiting consumer by close()
+
+
+class End:
+    """The type of :data:`END`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "END"
+
+
+#: What :meth:`Handoff.receive` gives once the channel is closed and empty.
+END = End()
 
 
 class Handoff(Generic[T]):
@@ -53,7 +65,7 @@ class Handoff(Generic[T]):
 
     def __init__(self) -> None:
         self._senders: deque[tuple[T, asyncio.Future[None]]] = deque()
-        self._receiver: asyncio.Future[T | object] | None = None
+        self._receiver: asyncio.Future[T | End] | None = None
         self._closed = False  # no more items will come
         self._abandoned = False  # the consumer has gone: puts raise BrokenResourceError
 
@@ -98,7 +110,7 @@ class Handoff(Generic[T]):
         self._closed = True
         receiver, self._receiver = self._receiver, None
         if receiver is not None and not receiver.done():
-            receiver.set_result(_CLOSED)
+            receiver.set_result(END)
 
     # -- the consumer's side ---------------------------------------------------------
 
@@ -113,28 +125,39 @@ class Handoff(Generic[T]):
         item = self._take()
         if item is _NOTHING:
             raise anyio.WouldBlock
-        return item  # type: ignore[return-value]
-
-    async def get(self) -> T:
-        """The next item, waiting for one if need be (no loop pass when one is ready)."""
-        item = self._take()
-        if item is not _NOTHING:
-            return item  # type: ignore[return-value]
-        receiver: asyncio.Future[T | object] = asyncio.get_running_loop().create_future()
-        self._receiver = receiver
-        try:
-            item = await receiver
-        finally:
-            if self._receiver is receiver:
-                self._receiver = None
-        if item is _CLOSED:
-            # Raised here, not set on the future: an exception kept by the future would
-            # hold this frame, and the frame the future, a cycle for the collector.
+        if isinstance(item, End):
             raise anyio.EndOfStream
         return item  # type: ignore[return-value]
 
-    def _take(self) -> T | object:
-        """A waiting worker's item, or ``_NOTHING``; raises as :meth:`get_nowait`."""
+    async def get(self) -> T:
+        """The next item, waiting for one if need be (no loop pass when one is ready).
+
+        Raises:
+            anyio.EndOfStream: the workers' side is closed and no item is left.
+            anyio.ClosedResourceError: the consumer closed its side.
+        """
+        item = await self.receive()
+        if isinstance(item, End):
+            raise anyio.EndOfStream
+        return item
+
+    async def receive(self) -> T | End:
+        """As :meth:`get`, with :data:`END` returned, not raised, at the end."""
+        item = self._take()
+        if item is not _NOTHING:
+            return item  # type: ignore[return-value]
+        receiver: asyncio.Future[T | End] = asyncio.get_running_loop().create_future()
+        self._receiver = receiver
+        try:
+            # The end comes as a value: an exception kept by the future would hold this
+            # frame, and the frame the future, a cycle for the garbage collector.
+            return await receiver
+        finally:
+            if self._receiver is receiver:
+                self._receiver = None
+
+    def _take(self) -> T | End | object:
+        """A waiting worker's item, :data:`END`, or ``_NOTHING``."""
         if self._abandoned:
             raise anyio.ClosedResourceError
         while self._senders:
@@ -143,7 +166,7 @@ class Handoff(Generic[T]):
                 waiter.set_result(None)
                 return item
         if self._closed:
-            raise anyio.EndOfStream
+            return END
         return _NOTHING
 
     def abandon(self) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import anyio
 import pytest
 
-from nanobanana._handoff import Handoff
+from nanobanana._handoff import END, Handoff
 
 
 async def test_a_put_returns_only_once_the_consumer_has_taken_the_item() -> None:
@@ -93,3 +94,29 @@ async def test_abandoning_cancels_a_waiting_get() -> None:
 
     with pytest.raises(asyncio.CancelledError):
         await get
+
+
+async def test_receive_gives_the_end_as_a_value_without_a_cycle() -> None:
+    channel: Handoff[int] = Handoff()
+
+    async def close_soon() -> None:
+        await asyncio.sleep(0)
+        channel.close()
+
+    task = asyncio.create_task(close_soon())
+    gc.collect()
+    gc.disable()
+    try:
+        assert await channel.receive() is END  # waited, then woken by close()
+        assert await channel.receive() is END  # and at once afterwards
+        with pytest.raises(anyio.EndOfStream):
+            channel.get_nowait()
+        await task
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        ours = [o for o in gc.garbage if isinstance(o, (Handoff, asyncio.Future))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert ours == []  # nothing of it was left for the garbage collector
