@@ -123,12 +123,21 @@ class _ItemHooks:
         self._started = 0.0
         self._retry_cost = 0
 
+    def ready_for_attempt(self, attempt: int) -> bool:
+        started = self.throttle.try_acquire()  # a free slot: no coroutine, no wait
+        if started is None:
+            return False
+        self._sent(attempt, started)
+        return True
+
     async def before_attempt(self, attempt: int) -> None:
-        started = self.throttle.try_acquire()
-        self._started = started if started is not None else await self.throttle.acquire()
+        self._sent(attempt, await self.throttle.acquire())
+
+    def _sent(self, attempt: int, started: float) -> None:
+        self._started = started
         self.attempts = attempt
         if self.first_sent is None:
-            self.first_sent = time.monotonic()
+            self.first_sent = started
 
     def after_attempt(self, error: BaseException | None) -> None:
         self.throttle.release(self._started, error)
@@ -499,18 +508,22 @@ class _Engine:
         if self.opts.dry_run:
             await self._dry_run(index, request, key)
             return
-        self.waiting[index] = (request, key)
-        if self.opts.ordered:
-            await self._wait_for_window(index)
-        if self._stopped_hard():
+        if self.opts.ordered or self._capped:
+            self.waiting[index] = (request, key)
+            if self.opts.ordered:
+                await self._wait_for_window(index)
+            if self._stopped_hard():
+                del self.waiting[index]
+                await self._finish(self._skip(index, request, key, "stopped"))
+                return
+            if self._capped and not await self._budget_allows(request):
+                del self.waiting[index]
+                await self._finish(self._skip(index, request, key, "budget"))
+                return
             del self.waiting[index]
+        elif self._stopped_hard():
             await self._finish(self._skip(index, request, key, "stopped"))
             return
-        if self._capped and not await self._budget_allows(request):
-            del self.waiting[index]
-            await self._finish(self._skip(index, request, key, "budget"))
-            return
-        del self.waiting[index]
         self.active[index] = (request, key)
         await self._work(index, request, key, model)
 

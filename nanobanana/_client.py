@@ -87,8 +87,12 @@ _MiB = 1024 * 1024
 class AttemptHooks(Protocol):
     """What the batch engine learns of, and decides in, each attempt of one request."""
 
+    def ready_for_attempt(self, attempt: int) -> bool:
+        """Called before attempt ``attempt`` (1 for the first) is sent: ``True`` if it
+        may go now (and is counted as sent), ``False`` to await :meth:`before_attempt`."""
+
     async def before_attempt(self, attempt: int) -> None:
-        """Called before attempt ``attempt`` (1 for the first) is sent; may wait."""
+        """Waits until attempt ``attempt`` may be sent."""
 
     def after_attempt(self, error: BaseException | None) -> None:
         """Called with the outcome of the attempt (``None``: success), even when the
@@ -639,7 +643,7 @@ class AsyncClient:
         attempt = 0
         while True:
             attempt += 1
-            if hooks is not None:
+            if hooks is not None and not hooks.ready_for_attempt(attempt):
                 await hooks.before_attempt(attempt)
             try:
                 raw = await self._transport.post_json(

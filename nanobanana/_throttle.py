@@ -195,6 +195,12 @@ class Signal:
 class Throttle:
     """The flow control every worker of one batch goes through before each attempt."""
 
+    # Starting values, set on the throttle once they change.
+    paused_until = -math.inf
+    in_flight = 0
+    sent = 0
+    throttled = 0
+
     def __init__(
         self,
         concurrency: int,
@@ -209,10 +215,6 @@ class Throttle:
         self.adaptive = adaptive
         self.bucket = TokenBucket(requests_per_minute, clock=clock) if requests_per_minute else None
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
-        self.paused_until = -math.inf
-        self.in_flight = 0
-        self.sent = 0
-        self.throttled = 0
         self._changed = Signal()
 
     def __repr__(self) -> str:
