@@ -5,10 +5,11 @@ worker slot is free, a worker keeps its slot until the consumer has taken its it
 (an unbuffered channel, so a slow consumer slows the reading of inputs), and with
 ``out_dir`` each image is written (atomically) and its bytes dropped at once.
 
-The engine runs in one task of its own, holding an anyio task group of workers;
-:class:`AsyncBatch` is the iterator the caller sees. Closing or dropping the
-iterator cancels the task, which cancels the requests in flight and closes the
-manifest; the client and its connection pool stay open.
+The engine runs in one task of its own, which is also the first worker; the other
+workers are tasks it starts. :class:`AsyncBatch` is the iterator the caller sees.
+Closing or dropping the iterator stops the workers, which cancels the requests in
+flight (an image being written is finished first) and closes the manifest; the
+client and its connection pool stay open.
 """
 
 from __future__ import annotations
@@ -404,9 +405,9 @@ class _Engine:
     def close(self, task: asyncio.Task[None]) -> None:
         """The consumer has gone: stop the workers (``task`` runs the engine).
 
-        Once the engine runs, it is stopped through the workers' cancel scopes, not by
-        cancelling its task: its first worker may be writing an item's images, in a
-        shielded thread call that a plain task cancellation would not wait for.
+        Once the engine runs, it is stopped through :meth:`_cancel_workers`, not by
+        cancelling its task: its first worker may be writing an item's images, and a
+        plain cancellation would not wait for the thread doing it.
         """
         self._closing = True
         if self._running:
@@ -654,18 +655,24 @@ class _Engine:
         await self._finish(item)
 
     def _account(self, result: ImageResult, request: ImageRequest) -> None:
-        self.images += len(result.images)
+        images = len(result.images)
+        self.images += images
         usage = result.usage
-        count = max(len(result.images), request.num_images or 1)
         if usage.usd_spent is not None:
             self.usd = (self.usd or 0.0) + usage.usd_spent
-            per = usage.usd_spent / count
-            self.usd_per_image = max(self.usd_per_image or 0.0, per)
+        if usage.credits_used is not None:
+            self.credits = (self.credits or 0.0) + usage.credits_used
+        if self._capped:
+            self._learn_prices(usage, max(images, request.num_images or 1))
+
+    def _learn_prices(self, usage: Usage, images: int) -> None:
+        """Keep the dearest price of an image seen so far, for the spend check."""
+        if usage.usd_spent is not None:
+            self.usd_per_image = max(self.usd_per_image or 0.0, usage.usd_spent / images)
         elif self.opts.max_spend_usd is not None:
             self._spend_not_reported("USD", "max_spend_usd")
         if usage.credits_used is not None:
-            self.credits = (self.credits or 0.0) + usage.credits_used
-            per = usage.credits_used / count
+            per = usage.credits_used / images
             self.credits_per_image = max(self.credits_per_image or 0.0, per)
         elif self.opts.max_credits is not None:
             self._spend_not_reported("credits", "max_credits")
@@ -698,6 +705,9 @@ class _Engine:
         # Queued before the progress hook runs, so that a stop cannot lose the item.
         if self.opts.ordered:
             self.pending[item.index] = item
+        elif self.opts.progress is None:
+            await self._hand_out(item)
+            return
         else:
             self.handing[item.index] = item
         if self.opts.progress is not None and self.crash is None:
@@ -733,9 +743,11 @@ class _Engine:
     async def _hand_out(self, item: BatchItem) -> None:
         channel = self._channel
         assert channel is not None
-        self.handing[item.index] = item
         try:
-            if not channel.put_nowait(item):  # the consumer is waiting: no loop pass
+            if not channel.put_nowait(item):  # taken at once if the consumer is waiting
+                # Kept here until taken: if the batch stops meanwhile, it is handed out
+                # again before the batch ends.
+                self.handing[item.index] = item
                 await channel.put(item)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             # The consumer closed the batch (the item is in the manifest already): read
