@@ -191,10 +191,14 @@ class _Engine:
         self.client = client
         self._sync_source: Iterator[BatchInput] | None = None
         self._async_source: AsyncIterator[BatchInput] | None = None
-        if isinstance(source, AsyncIterable):
-            self._async_source = aiter(source)
+        if hasattr(source, "__aiter__"):
+            self._async_source = aiter(source)  # type: ignore[arg-type]
         else:
-            self._sync_source = iter(source)
+            try:
+                self._sync_source = iter(source)
+            except TypeError:
+                kind = type(source).__name__
+                raise ValidationError("requests", f"must be iterable, got {kind}") from None
         self.opts = options
         self.call = call
         self.started = time.monotonic()
@@ -830,9 +834,7 @@ class AsyncBatch:
     ) -> None:
         if isinstance(source, (str, bytes)):
             raise ValidationError("requests", "pass an iterable of prompts, not a single string")
-        if not isinstance(source, (Iterable, AsyncIterable)):
-            raise ValidationError("requests", f"must be iterable, got {type(source).__name__}")
-        self._engine = _Engine(client, source, options, call)
+        self._engine = _Engine(client, source, options, call)  # checks it is iterable
 
     def __repr__(self) -> str:
         s = self.summary

@@ -632,6 +632,8 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path) -> None:
         client.batch(["x"], concurrency=0)
     with pytest.raises(nb.ValidationError, match="requests"):
         client.batch("a single prompt")
+    with pytest.raises(nb.ValidationError, match="must be iterable, got int"):
+        client.batch(42)  # type: ignore[arg-type]
     with pytest.raises(nb.ValidationError, match="resume"):
         client.batch(["x"], resume=True)
     with pytest.raises(nb.ValidationError, match="max_spend_usd"):
