@@ -117,6 +117,8 @@ class BatchOptions:
 class _ItemHooks:
     """Connects one item's attempts to the batch-wide throttle."""
 
+    __slots__ = ("_retry_cost", "_started", "attempts", "first_sent", "throttle")
+
     def __init__(self, throttle: Throttle) -> None:
         self.throttle = throttle
         self.attempts = 0
@@ -180,6 +182,8 @@ class _Engine:
     _workers_cancelled = False
     _running = False
     _closing = False  # the consumer has gone
+    _others_running = 0  # workers in tasks of their own, not ended yet
+    _others_ended: asyncio.Future[None] | None = None  # set when the last one ends
 
     def __init__(
         self,
@@ -220,6 +224,7 @@ class _Engine:
         # and those writing images (not to be cancelled then).
         self._workers: dict[asyncio.Task[Any], int] = {}
         self._writing: set[asyncio.Task[Any]] = set()
+        self._worker_errors: list[Exception] = []
 
     # -- snapshot -------------------------------------------------------------------
 
@@ -305,48 +310,60 @@ class _Engine:
         The engine's own task is the first worker, and the others are plain asyncio
         tasks: a batch of one request needs no second task, and an anyio task group (or
         a cancel scope per worker) costs several times as much per worker, which shows
-        when each worker serves a few requests (a batch at concurrency 1,000). Stopping
-        cancels the workers (see :meth:`_cancel_workers`). An error of a worker stops
-        the others and is raised as itself (as a group if several failed at once).
+        when each worker serves a few requests (a batch at concurrency 1,000). The last
+        worker to end wakes the engine (no ``asyncio.wait``, whose callbacks cost as
+        much again per worker). Stopping cancels the workers (see
+        :meth:`_cancel_workers`). An error of a worker stops the others and is raised
+        as itself (as a group if several failed at once).
         """
         count = self.opts.concurrency
         if self.total is not None:  # no more workers than inputs
             count = max(1, min(count, self.total))
         loop = asyncio.get_running_loop()
+        self._others_running = count - 1
         others = [
-            loop.create_task(self._run_worker(), name="nanobanana-batch-worker")
+            loop.create_task(self._other_worker(), name="nanobanana-batch-worker")
             for _ in range(count - 1)
         ]
-        errors: list[BaseException] = []
         try:
             await self._run_worker()
         except asyncio.CancelledError:
             await self._abort_workers(others)
             raise
         except Exception as exc:
-            errors.append(exc)
-            self._cancel_workers()
+            self._worker_failed(exc)
         except BaseException:  # KeyboardInterrupt, SystemExit: stop the others, go on
             self._cancel_workers()
             raise
-        pending = {task for task in others if not task.done()}
-        try:
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
-                if any(not t.cancelled() and t.exception() is not None for t in done):
-                    self._cancel_workers()
-        except asyncio.CancelledError:
-            await self._abort_workers(others)
-            raise
-        for task in others:
-            error = None if task.cancelled() else task.exception()
-            if error is not None:
-                errors.append(error)
+        if self._others_running:
+            ended = self._others_ended = loop.create_future()
+            try:
+                await ended
+            except asyncio.CancelledError:
+                await self._abort_workers(others)
+                raise
+        errors = self._worker_errors
         if len(errors) == 1:
             # A failing progress callback or disk write is the caller's error.
             raise errors[0]
         if errors:
             raise BaseExceptionGroup("batch workers failed", errors)
+
+    async def _other_worker(self) -> None:
+        """A worker in a task of its own: its error is kept for the engine to raise."""
+        try:
+            await self._run_worker()
+        except Exception as exc:
+            self._worker_failed(exc)
+        finally:
+            self._others_running -= 1
+            ended = self._others_ended
+            if not self._others_running and ended is not None and not ended.done():
+                ended.set_result(None)
+
+    def _worker_failed(self, error: Exception) -> None:
+        self._worker_errors.append(error)
+        self._cancel_workers()
 
     async def _abort_workers(self, tasks: list[asyncio.Task[None]]) -> None:
         """The batch itself was cancelled (asyncio.run ending, say): stop the workers,
@@ -356,7 +373,7 @@ class _Engine:
         while pending:
             with contextlib.suppress(asyncio.CancelledError):
                 _, pending = await asyncio.wait(pending)
-        for task in tasks:  # their errors are moot now: mark them seen
+        for task in tasks:  # their cancellation is moot now: mark it seen
             if not task.cancelled():
                 task.exception()
 
@@ -367,10 +384,17 @@ class _Engine:
         task = asyncio.current_task()
         assert task is not None
         self._workers[task] = 0
+        error: Exception | None = None
         try:
-            await self._worker()
+            try:
+                await self._worker()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # raised below, once the task is no longer a worker
+                error = exc
             if self._workers[task]:
-                # Stopped while running: the cancellation waits for its next await.
+                # Stopped while running: the cancellation waits for its next await,
+                # which is here: it must not reach the engine's own awaits.
                 await asyncio.sleep(0)
         except asyncio.CancelledError:
             # Ours, unless the task was also cancelled from outside (asyncio.run ending).
@@ -379,6 +403,8 @@ class _Engine:
         else:
             if self._workers.pop(task):  # the stop found nothing to cancel: forget it
                 task.uncancel()
+        if error is not None:
+            raise error
 
     def _absorb_stop(self, task: asyncio.Task[Any]) -> int:
         """Forget the cancellation :meth:`_cancel_workers` sent ``task``, if any; return

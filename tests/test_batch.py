@@ -653,6 +653,22 @@ async def test_an_error_in_the_progress_callback_comes_out_as_itself(
         await collect(client.batch(prompts(3), progress=progress))
 
 
+@pytest.mark.parametrize(("concurrency", "where"), [(1, 2), (3, 0), (3, 2)])
+async def test_an_unexpected_error_stops_the_batch_and_comes_out_as_itself(
+    client: nb.AsyncClient, concurrency: int, where: int
+) -> None:
+    # Not JSON: the key of this request cannot be written (a TypeError, not an API error).
+    bad = nb.ImageRequest(prompt="a bad one", extra_body={"when": object()})
+    inputs: list[nb.BatchInput] = ["a", "b", "c", "d"]
+    inputs.insert(where, bad)
+    items: list[nb.BatchItem] = []
+    with anyio.fail_after(10), pytest.raises(TypeError, match="JSON serializable"):
+        await collect_into(items, client.batch(inputs, concurrency=concurrency))
+    assert all(item.ok for item in items)
+    # The client is still usable.
+    assert (await client.generate("after the error")).image.mime_type == "image/png"
+
+
 async def test_fail_fast_stops_on_an_input_that_is_invalid_when_read(
     client: nb.AsyncClient, server: FakeServer
 ) -> None:
