@@ -107,6 +107,17 @@ async def test_an_async_iterable_of_prompts_works_too(client: nb.AsyncClient) ->
     assert all(item.ok for item in items)
 
 
+async def test_an_old_style_sequence_of_prompts_works_too(client: nb.AsyncClient) -> None:
+    class Prompts:  # iterable through __getitem__ alone, as iter() allows
+        def __getitem__(self, i: int) -> str:
+            if i >= 3:
+                raise IndexError(i)
+            return f"prompt number {i}"
+
+    items = await collect(client.batch(Prompts(), concurrency=2))  # type: ignore[arg-type]
+    assert sorted(item.request.prompt for item in items if item.request) == prompts(3)
+
+
 async def test_a_million_prompts_are_read_only_as_far_as_the_batch_gets(
     client: nb.AsyncClient, server: FakeServer
 ) -> None:
