@@ -67,6 +67,7 @@ class Handoff(Generic[T]):
         self._senders: deque[tuple[T, asyncio.Future[None]]] = deque()
         self._receiver: asyncio.Future[T | End] | None = None
         self._closed = False  # no more items will come
+        self._kept: T | End | object = _NOTHING  # taken by a consumer cancelled at once
         self._abandoned = False  # the consumer has gone: puts raise BrokenResourceError
 
     # -- the workers' side -----------------------------------------------------------
@@ -152,6 +153,12 @@ class Handoff(Generic[T]):
             # The end comes as a value: an exception kept by the future would hold this
             # frame, and the frame the future, a cycle for the garbage collector.
             return await receiver
+        except asyncio.CancelledError:
+            if receiver.done() and not receiver.cancelled():
+                # Given an item, then cancelled before running: keep it for the next
+                # get, as the worker that gave it has moved on.
+                self._kept = receiver.result()
+            raise
         finally:
             if self._receiver is receiver:
                 self._receiver = None
@@ -160,6 +167,9 @@ class Handoff(Generic[T]):
         """A waiting worker's item, :data:`END`, or ``_NOTHING``."""
         if self._abandoned:
             raise anyio.ClosedResourceError
+        if self._kept is not _NOTHING:
+            item, self._kept = self._kept, _NOTHING
+            return item
         while self._senders:
             item, waiter = self._senders.popleft()
             if not waiter.done():
@@ -173,6 +183,7 @@ class Handoff(Generic[T]):
         """The consumer has gone: every waiting and later ``put`` raises
         ``anyio.BrokenResourceError``. Idempotent."""
         self._abandoned = True
+        self._kept = _NOTHING
         receiver, self._receiver = self._receiver, None
         if receiver is not None and not receiver.done():
             receiver.cancel()

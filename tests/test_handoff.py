@@ -120,3 +120,19 @@ async def test_receive_gives_the_end_as_a_value_without_a_cycle() -> None:
         gc.garbage.clear()
         gc.enable()
     assert ours == []  # nothing of it was left for the garbage collector
+
+
+async def test_an_item_given_to_a_consumer_cancelled_before_it_ran_is_not_lost() -> None:
+    channel: Handoff[str] = Handoff()
+    get = asyncio.create_task(channel.get())
+    await asyncio.sleep(0)  # the consumer waits
+    assert channel.put_nowait("the item")  # given to it; the worker moves on
+    get.cancel()  # and the consumer is cancelled before it could run
+    with pytest.raises(asyncio.CancelledError):
+        await get
+
+    with anyio.fail_after(5):
+        assert await channel.get() == "the item"  # the next get has it
+    channel.close()
+    with pytest.raises(anyio.EndOfStream):
+        await channel.get()
