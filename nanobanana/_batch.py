@@ -373,7 +373,7 @@ class _Engine:
         while pending:
             with contextlib.suppress(asyncio.CancelledError):
                 _, pending = await asyncio.wait(pending)
-        for task in tasks:  # their cancellation is moot now: mark it seen
+        for task in tasks:  # an error that ended one (KeyboardInterrupt) is moot now
             if not task.cancelled():
                 task.exception()
 
