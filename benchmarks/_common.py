@@ -240,7 +240,8 @@ class Outcome:
     first_error: str | None = None
 
 
-def _outcome(results: Sequence[object]) -> Outcome:
+def outcome(results: Sequence[object]) -> Outcome:
+    """Count a gather's results: ints are decoded bytes, anything else an error."""
     out = Outcome()
     for r in results:
         if isinstance(r, int):
@@ -278,7 +279,7 @@ async def plain_gather(
             doc = json.loads(payload)
             return sum(len(base64.b64decode(item["b64_json"])) for item in doc["data"])
 
-    return _outcome(await asyncio.gather(*(one(p) for p in texts), return_exceptions=True))
+    return outcome(await asyncio.gather(*(one(p) for p in texts), return_exceptions=True))
 
 
 async def sdk_gather(client: Any, texts: Sequence[str], concurrency: int) -> Outcome:
@@ -290,7 +291,7 @@ async def sdk_gather(client: Any, texts: Sequence[str], concurrency: int) -> Out
             result = await client.generate(prompt)
             return sum(len(image.data) for image in result.images)
 
-    return _outcome(await asyncio.gather(*(one(p) for p in texts), return_exceptions=True))
+    return outcome(await asyncio.gather(*(one(p) for p in texts), return_exceptions=True))
 
 
 async def sdk_batch(

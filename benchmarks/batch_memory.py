@@ -48,6 +48,7 @@ from _common import (
     emit,
     log,
     machine_info,
+    process_peak_rss_mb,
     prompts,
     publish,
     raise_nofile_limit,
@@ -78,14 +79,7 @@ def _current_rss_mb() -> float | None:
 
 def _vm_hwm_mb() -> float | None:
     """The peak RSS of this process image (Linux ``VmHWM``), to cross-check ``ru_maxrss``."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return process_peak_rss_mb(os.getpid())
 
 
 def _mean(values: list[float]) -> float | None:

@@ -64,6 +64,7 @@ from _common import (
     emit,
     log,
     machine_info,
+    outcome,
     peak_rss_kb,
     plain_gather,
     plain_headers,
@@ -254,16 +255,7 @@ async def openai_gather(client: Any, model: str, texts: Sequence[str], concurren
         async with sem:
             return _decoded(await client.images.generate(model=model, prompt=prompt))
 
-    results = await asyncio.gather(*(one(p) for p in texts), return_exceptions=True)
-    out = Outcome()
-    for r in results:
-        if isinstance(r, int):
-            out.ok += 1
-            out.decoded_bytes += r
-        else:
-            out.errors += 1
-            out.first_error = out.first_error or f"{type(r).__name__}: {r}"
-    return out
+    return outcome(await asyncio.gather(*(one(p) for p in texts), return_exceptions=True))
 
 
 async def _open_async(
