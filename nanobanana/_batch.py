@@ -80,7 +80,7 @@ _new_item = fast_builder(BatchItem)  # one per finished request
 _FATAL = (AuthenticationError, OutOfCreditsError, ConfigurationError, ClientClosedError)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class BatchOptions:
     """Everything a batch was asked to do (see :meth:`AsyncClient.batch`)."""
 
@@ -106,10 +106,10 @@ class BatchOptions:
             raise ValidationError("requests_per_minute", "must be > 0")
         if self.reorder_window is not None and self.reorder_window < 1:
             raise ValidationError("reorder_window", "must be >= 1")
-        for name in ("max_spend_usd", "max_credits"):
-            value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise ValidationError(name, "must be >= 0")
+        if self.max_spend_usd is not None and not self.max_spend_usd >= 0:
+            raise ValidationError("max_spend_usd", "must be >= 0")
+        if self.max_credits is not None and not self.max_credits >= 0:
+            raise ValidationError("max_credits", "must be >= 0")
         if self.resume and self.out_dir is None:
             raise ValidationError("resume", "needs out_dir (the manifest lives there)")
 
@@ -130,7 +130,10 @@ class _ItemHooks:
         started = self.throttle.try_acquire()  # a free slot: no coroutine, no wait
         if started is None:
             return False
-        self._sent(attempt, started)
+        self._started = started  # as _sent (inline: this runs for every request)
+        self.attempts = attempt
+        if self.first_sent is None:
+            self.first_sent = started
         return True
 
     async def before_attempt(self, attempt: int) -> None:

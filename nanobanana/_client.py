@@ -64,7 +64,7 @@ from ._retry import RetryPolicy, backoff_delay
 from ._transport import RawResponse, Transport, redact_secret, redact_url
 
 if TYPE_CHECKING:
-    from ._batch import AsyncBatch, BatchInput, ProgressCallback
+    from ._batch import AsyncBatch, BatchInput, BatchOptions, ProgressCallback
 
 __all__ = ["AsyncClient", "AttemptHooks"]
 
@@ -108,6 +108,19 @@ class _CallOptions:
     retry: RetryPolicy
     client_request_id: str | None
     headers: Mapping[str, str]
+
+
+# The batch classes, imported on the first batch: importing the client does not need
+# them, and an import statement in batch() would go through the import system each time.
+_batch_classes: tuple[type[AsyncBatch], type[BatchOptions]] | None = None
+
+
+def _load_batch_classes() -> tuple[type[AsyncBatch], type[BatchOptions]]:
+    global _batch_classes
+    from ._batch import AsyncBatch, BatchOptions
+
+    _batch_classes = AsyncBatch, BatchOptions
+    return _batch_classes
 
 
 def _as_timeout(value: float | Timeout | None) -> Timeout:
@@ -510,9 +523,8 @@ class AsyncClient:
             >>> anyio.run(main)
             [True, True, True]
         """
-        from ._batch import AsyncBatch, BatchOptions
-
-        options = BatchOptions(
+        batch_class, options_class = _batch_classes or _load_batch_classes()
+        options = options_class(
             concurrency=concurrency,
             requests_per_minute=requests_per_minute,
             adaptive=adaptive,
@@ -527,7 +539,7 @@ class AsyncClient:
             progress=progress,
         )
         call = self._options(timeout, max_retries, retry, None, None)
-        return AsyncBatch(self, requests, options, call)
+        return batch_class(self, requests, options, call)
 
     # -- internals -------------------------------------------------------------------
 

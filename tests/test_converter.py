@@ -205,6 +205,24 @@ def test_request_keys_of_earlier_releases_still_match() -> None:
     )
 
 
+def test_keys_are_the_same_where_only_openssl_has_sha256(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keys hash with CPython's own SHA-256 when it has one; without it, OpenSSL's.
+    import importlib
+
+    from nanobanana import _converter
+
+    def no_builtin_hashes(name: str) -> Any:
+        raise ImportError(name)
+
+    monkeypatch.setattr(importlib, "import_module", no_builtin_hashes)
+    fallback = _converter._short_text_sha256()
+    monkeypatch.setattr(_converter, "_short_sha256", fallback)
+
+    assert fallback is hashlib.sha256
+    kite = nb.ImageRequest(prompt="a red kite")
+    assert request_key(kite, "google/x") == "ea60da7d9fbafe533172e2ef84e1be75"
+
+
 # Any text, lone surrogates included (a prompt can carry one: JSON escapes them).
 any_text = st.text(st.characters(exclude_categories=[]), min_size=1).filter(str.strip)
 
