@@ -53,7 +53,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,13 @@ class Sizes:
     requests: dict[str, int]  # latency 0: requests per variant and round, by payload
     waves: int  # latency > 0: requests per variant and round = waves x concurrency
     sync_calls: dict[str, int]  # sync: calls per variant and round, by payload
+    # Async cells of these payloads run more workers: with small images the clients
+    # differ least, and a worker's ratio varies by +-0.1 to 0.2 on a shared machine.
+    more_repetitions: dict[str, int] = field(default_factory=dict)
+
+    def repetitions_for(self, payload: str) -> int:
+        """Worker processes for an async cell of ``payload``."""
+        return self.more_repetitions.get(payload, self.repetitions)
 
 
 FULL = Sizes(
@@ -144,6 +151,7 @@ FULL = Sizes(
     requests={"8KB": 1000, "256KB": 200, "1.5MB": 40},
     waves=2,
     sync_calls={"8KB": 200, "256KB": 60, "1.5MB": 16},
+    more_repetitions={"8KB": 5},
 )
 QUICK = Sizes(
     repetitions=2,
@@ -588,7 +596,7 @@ def measure_async(
                 and len(variants) * cell.warmup * answer <= WARM_TOGETHER_BYTES,
                 "client_options": client_options,
             }
-            workers = _repeat(script, spec, sizes.repetitions, ASYNC_FLOOR, tag)
+            workers = _repeat(script, spec, sizes.repetitions_for(cell.payload), ASYNC_FLOOR, tag)
             server_peak = process_peak_rss_mb(server.pid)
         took = time.monotonic() - t0
         results.append(_async_cell(cell, spec, workers, took, server_peak))
@@ -769,17 +777,20 @@ def measure(
 
 def render_plan(cells: list[Cell], sizes: Sizes, payloads: list[str]) -> str:
     lines = [
-        f"{sizes.repetitions} worker processes per cell, {sizes.rounds} interleaved rounds each",
+        f"{sizes.rounds} interleaved rounds per worker process",
         f"{'latency':>7} {'payload':>7} {'conc':>5} {'used':>5} {'req/round':>9} {'warm-up':>7}"
-        "  reduced",
+        f" {'workers':>7}  reduced",
     ]
     for c in cells:
         lines.append(
             f"{c.latency_s:>6g}s {c.payload:>7} {c.concurrency:>5} {c.concurrency_used:>5}"
             f" {c.requests:>9}"
-            f" {c.warmup:>7}  {c.reduced or ''}"
+            f" {c.warmup:>7} {sizes.repetitions_for(c.payload):>7}  {c.reduced or ''}"
         )
-    lines.append("sync: " + ", ".join(f"{p} {sizes.sync_calls[p]} calls/round" for p in payloads))
+    lines.append(
+        f"sync: {sizes.repetitions} workers, "
+        + ", ".join(f"{p} {sizes.sync_calls[p]} calls/round" for p in payloads)
+    )
     return "\n".join(lines)
 
 
@@ -794,11 +805,11 @@ def estimate(doc: dict[str, Any], sizes: Sizes, cells: list[Cell], payloads: lis
     lines, total, missing = [], 0.0, []
     seen: set[tuple[float, str, int, int]] = set()
 
-    def cost(m: dict[str, Any], n: int) -> float:
+    def cost(m: dict[str, Any], n: int, workers: int) -> float:
         timed = sum(x["wall_s"] for x in m["variants"].values())
         fixed = max(0.0, m["duration_s"] - timed) / m["repetitions"]
         per_round = sum(x["wall_s"] / x["requests"] for x in m["variants"].values())
-        return sizes.repetitions * (fixed + sizes.rounds * per_round * n)
+        return workers * (fixed + sizes.rounds * per_round * n)
 
     for cell in cells:
         if cell.workload in seen:
@@ -816,12 +827,12 @@ def estimate(doc: dict[str, Any], sizes: Sizes, cells: list[Cell], payloads: lis
         if m is None:
             missing.append(cell.key)
             continue
-        secs = cost(m, cell.requests)
+        secs = cost(m, cell.requests, sizes.repetitions_for(cell.payload))
         total += secs
         lines.append(f"  {cell.key:>18}: {secs:6.0f} s")
     for payload, m in doc.get("sync", {}).items():
         if payload in payloads:
-            secs = cost(m, sizes.sync_calls[payload])
+            secs = cost(m, sizes.sync_calls[payload], sizes.repetitions)
             total += secs
             lines.append(f"  {'sync ' + payload:>18}: {secs:6.0f} s")
     lines.append(f"clients.py: about {total / 60:.0f} min")
@@ -898,7 +909,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small run of the whole matrix")
     parser.add_argument(
-        "--repetitions", type=int, default=None, help="worker processes per cell (default 3)"
+        "--repetitions",
+        type=int,
+        default=None,
+        help="worker processes per cell, every cell (default 3; 5 for 8KB async cells)",
     )
     parser.add_argument("--rounds", type=int, default=None, help="rounds per worker (default 3)")
     parser.add_argument(
@@ -961,6 +975,8 @@ def main(argv: list[str] | None = None) -> None:
         requests=base.requests,
         waves=base.waves,
         sync_calls=base.sync_calls,
+        # --repetitions sets every cell's
+        more_repetitions={} if args.repetitions else base.more_repetitions,
     )
     cells = [
         plan_cell(lat, p, c, sizes, args.requests, args.server_budget_mb)

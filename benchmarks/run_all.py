@@ -395,6 +395,25 @@ def _conc(c: dict[str, Any]) -> str:
     return f"{c['concurrency']:,}"
 
 
+def _workers_per_cell(matrix: dict[str, Any]) -> str:
+    """ "3 worker processes", or by payload where the cells ran different numbers."""
+    by_payload: dict[str, set[int]] = {}
+    for c in matrix["async"]:
+        by_payload.setdefault(c["payload"], set()).add(c["repetitions"])
+    counts = {n for ns in by_payload.values() for n in ns}
+    if len(counts) == 1:
+        return f"{counts.pop()} worker processes"
+    parts = [
+        f"{'/'.join(str(n) for n in sorted(ns))} for {payload} images"
+        for payload, ns in by_payload.items()
+    ]
+    return (
+        "worker processes: "
+        + ", ".join(parts)
+        + " (more where the clients differ least and the machine's noise weighs most)"
+    )
+
+
 def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
     p = matrix["params"]
     sizes = p["sizes"]
@@ -402,8 +421,8 @@ def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
     w("## Async clients")
     w("")
     w(
-        f"`benchmarks/clients.py`: {versions}. Per cell, {sizes['repetitions']} worker "
-        f"processes, each running every client in {sizes['rounds']} interleaved round(s); "
+        f"`benchmarks/clients.py`: {versions}. Per cell, {_workers_per_cell(matrix)}, "
+        f"each running every client in {sizes['rounds']} interleaved round(s); "
         "N is the requests per client and round. CPU is the client process's, in "
         "milliseconds per request; throughput is requests per second of wall time; both "
         "are medians over the workers, with min-max, and each ratio to the floor (or to "
