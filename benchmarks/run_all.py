@@ -403,10 +403,10 @@ def _workers_per_cell(matrix: dict[str, Any]) -> str:
     counts = {n for ns in by_payload.values() for n in ns}
     if len(counts) == 1:
         return f"{counts.pop()} worker processes"
-    parts = [
-        f"{'/'.join(str(n) for n in sorted(ns))} for {payload} images"
-        for payload, ns in by_payload.items()
-    ]
+    payloads_by_count: dict[str, list[str]] = {}
+    for payload, ns in by_payload.items():
+        payloads_by_count.setdefault("/".join(map(str, sorted(ns))), []).append(payload)
+    parts = [f"{n} for {' and '.join(ps)} images" for n, ps in payloads_by_count.items()]
     return (
         "worker processes: "
         + ", ".join(parts)
