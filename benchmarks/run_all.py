@@ -396,7 +396,7 @@ def _conc(c: dict[str, Any]) -> str:
 
 
 def _workers_per_cell(matrix: dict[str, Any]) -> str:
-    """ "3 worker processes", or by payload where the cells ran different numbers."""
+    """How many worker processes the cells ran: one count, or the counts by payload."""
     by_payload: dict[str, set[int]] = {}
     for c in matrix["async"]:
         by_payload.setdefault(c["payload"], set()).add(c["repetitions"])

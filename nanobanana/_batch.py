@@ -130,10 +130,7 @@ class _ItemHooks:
         started = self.throttle.try_acquire()  # a free slot: no coroutine, no wait
         if started is None:
             return False
-        self._started = started  # as _sent (inline: this runs for every request)
-        self.attempts = attempt
-        if self.first_sent is None:
-            self.first_sent = started
+        self._sent(attempt, started)
         return True
 
     async def before_attempt(self, attempt: int) -> None:

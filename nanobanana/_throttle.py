@@ -54,17 +54,19 @@ class AIMDLimit:
         self.minimum = max(1, min(minimum, maximum))
         self.factor = factor
         self.limit = float(maximum)
-        #: Whole requests allowed in flight now (kept with ``limit``: read per attempt).
-        self.allowed = maximum
         self._clock = clock
         self._last_decrease = -math.inf
         self.decreases = 0
+
+    @property
+    def allowed(self) -> int:
+        """Whole requests allowed in flight now."""
+        return max(self.minimum, int(self.limit))
 
     def on_success(self) -> None:
         """Additive increase: about one more slot per ``limit`` successes."""
         if self.limit < self.maximum:
             self.limit = min(float(self.maximum), self.limit + 1.0 / max(self.limit, 1.0))
-            self.allowed = max(self.minimum, int(self.limit))
 
     def on_throttled(self, started: float) -> None:
         """Multiplicative decrease, once per cohort.
@@ -77,7 +79,6 @@ class AIMDLimit:
         if started <= self._last_decrease:
             return
         self.limit = max(float(self.minimum), self.limit * self.factor)
-        self.allowed = max(self.minimum, int(self.limit))
         self._last_decrease = self._clock()
         self.decreases += 1
 
