@@ -520,10 +520,14 @@ class _Engine:
     async def _admit(self, index: int, raw: Any) -> None:
         request: ImageRequest | None = None
         try:
-            request = raw if isinstance(raw, ImageRequest) else prompt_request(raw)
             # The key names the model the request goes to, so changing the client's
             # default model between runs does not pass old images off as done.
-            model = self.client.resolve_model(request)
+            if isinstance(raw, ImageRequest):
+                request = raw
+                model = self.client.resolve_model(request)
+            else:
+                request = prompt_request(raw)
+                model = self.client._model_for_prompt(request)
             key = request_key(request, model)
         except ValidationError as exc:
             if self.opts.fail_fast:

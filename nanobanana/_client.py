@@ -208,6 +208,7 @@ class AsyncClient:
             timeout=self._timeout, retry=self._retry, client_request_id=None, headers={}
         )
         self._default_request_headers: dict[str, str] | None = None
+        self._prompt_model: str | None = None  # see _model_for_prompt
         self._random = random.Random()
 
     def __repr__(self) -> str:
@@ -363,6 +364,7 @@ class AsyncClient:
             and extra_body is None
         ):
             request = prompt_request(prompt)
+            resolved: str | None = self._model_for_prompt(request)
         else:
             request = ImageRequest(
                 prompt=prompt,
@@ -372,8 +374,9 @@ class AsyncClient:
                 resolution=resolution,
                 extra_body=extra_body,
             )
+            resolved = None
         opts = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
-        return await self._execute(request, opts)
+        return await self._execute(request, opts, None, resolved)
 
     async def edit(
         self,
@@ -592,6 +595,15 @@ class AsyncClient:
                 )
             if request.model is None or model != request.model:
                 _check_model_params(request, model)
+        return model
+
+    def _model_for_prompt(self, request: ImageRequest) -> str:
+        """:meth:`resolve_model` of a request made by ``prompt_request`` (a prompt and
+        nothing else): that depends on the client's model alone, so it is worked out
+        once. A model that needs input images raises every time."""
+        model = self._prompt_model
+        if model is None:
+            model = self._prompt_model = self.resolve_model(request)
         return model
 
     def _headers(self, opts: _CallOptions) -> dict[str, str]:

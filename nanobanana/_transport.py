@@ -10,7 +10,6 @@ leaves an unclosed session behind. Nothing is cleaned up from ``__del__``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import logging
 import sys
@@ -79,7 +78,6 @@ async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[Non
         await session.close()
 
 
-@functools.lru_cache(maxsize=64)
 def _timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
 
@@ -96,6 +94,8 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finaliser: AsyncGenerator[None, None] | None = None
         self._lock: asyncio.Lock | None = None
+        # aiohttp's form of the last timeout used: nearly every request has the same.
+        self._last_timeout: tuple[Timeout, aiohttp.ClientTimeout] | None = None
         self.closed = False
 
     async def session(self) -> aiohttp.ClientSession:
@@ -129,6 +129,12 @@ class Transport:
         self._finaliser = None
         self._lock = None
         self._loop = loop
+
+    def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        last = self._last_timeout
+        if last is None or last[0] is not timeout:
+            last = self._last_timeout = (timeout, _timeout(timeout))
+        return last[1]
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``...)."""
@@ -201,7 +207,7 @@ class Transport:
                 url,
                 data=data,
                 headers=headers,
-                timeout=_timeout(timeout),
+                timeout=self._client_timeout(timeout),
                 proxy=self.proxy_for(url),
             ) as resp:
                 length = resp.content_length

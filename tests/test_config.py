@@ -150,6 +150,19 @@ async def test_call_timeout_may_lengthen_the_clients(server: FakeServer) -> None
     assert result.image.mime_type == "image/png"
 
 
+async def test_the_clients_timeout_applies_again_after_a_call_with_its_own(
+    server: FakeServer,
+) -> None:
+    async with nb.AsyncClient(
+        api_key=server.api_key, base_url=server.url, timeout=0.2, max_retries=0
+    ) as client:
+        server.slow_next(seconds=0.4)
+        await client.generate("a red kite", timeout=5)
+        server.slow_next(seconds=0.4)
+        with pytest.raises(nb.APITimeoutError):
+            await client.generate("a blue boat")
+
+
 async def test_max_connections_caps_the_connections_opened(server: FakeServer) -> None:
     server.latency = 0.1
 

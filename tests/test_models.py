@@ -185,6 +185,34 @@ async def test_generate_with_an_edit_model_asks_for_images_before_sending(
     assert server.requests == []
 
 
+async def test_a_client_whose_model_edits_images_refuses_every_plain_prompt(
+    server: FakeServer,
+) -> None:
+    async with nb.AsyncClient(
+        api_key=server.api_key, base_url=server.url, model=nb.Model.NANO_BANANA_EDIT
+    ) as client:
+        for _ in range(2):
+            with pytest.raises(nb.ValidationError, match="images"):
+                await client.generate("a red kite")
+        items = [item async for item in client.batch(["a red kite", "a blue boat"])]
+
+    assert [type(item.error) for item in items] == [nb.ValidationError, nb.ValidationError]
+    assert server.requests == []
+
+
+async def test_plain_prompts_and_prompts_with_a_model_each_go_to_their_own_model(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    await client.generate("a red kite")
+    with pytest.raises(nb.ValidationError, match="images"):
+        await client.generate("a red kite", model=nb.Model.NANO_BANANA_EDIT)
+    await client.generate("a blue boat", model=nb.Model.NANO_BANANA_PRO)
+    await client.generate("a green hill")
+
+    sent = [r.json["model"] for r in server.generation_requests]
+    assert sent == [client.model, "google/nano-banana-pro", client.model]
+
+
 @pytest.mark.parametrize(
     ("model", "limit"),
     [(nb.Model.NANO_BANANA_PRO_EDIT, 14), (nb.Model.NANO_BANANA_2, 5)],
