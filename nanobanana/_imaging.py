@@ -18,6 +18,11 @@ SUFFIXES: dict[str, str] = {
 }
 
 
+# Compiled once: struct.unpack looks its format up in a cache on every call.
+_PNG_SIZE = struct.Struct(">II").unpack_from  # IHDR's width and height
+_GIF_SIZE = struct.Struct("<HH").unpack_from  # the logical screen's
+
+
 def sniff_mime(data: bytes) -> str | None:
     """The MIME type of ``data`` from its magic bytes, or ``None`` if not an image we know.
 
@@ -49,10 +54,10 @@ def image_size(data: bytes, mime: str | None = None) -> tuple[int, int] | None:
         if mime == "image/png":
             if data[12:16] != b"IHDR":
                 return None
-            w, h = struct.unpack(">II", data[16:24])
+            w, h = _PNG_SIZE(data, 16)
             return (w, h)
         if mime == "image/gif":
-            w, h = struct.unpack("<HH", data[6:10])
+            w, h = _GIF_SIZE(data, 6)
             return (w, h)
         if mime == "image/webp":
             return _webp_size(data)

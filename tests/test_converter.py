@@ -308,5 +308,6 @@ def test_image_size_of_any_header_is_a_size_or_none(magic: bytes, rest: bytes) -
 def test_image_size_of_truncated_headers_is_none() -> None:
     assert image_size(b"GIF89a\x01") is None
     assert image_size(b"\x89PNG\r\n\x1a\n" + bytes(8)) is None
+    assert image_size(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00") is None
     assert image_size(b"\xff\xd8\xff\xc0\x00\x11\x08") is None
     assert image_size(b"not an image at all") is None
