@@ -139,10 +139,20 @@ class Sizes:
     # Async cells of these payloads run more workers: with small images the clients
     # differ least, and a worker's ratio varies by +-0.1 to 0.2 on a shared machine.
     more_repetitions: dict[str, int] = field(default_factory=dict)
+    # Rounds of a cell whose round is a single request (1 s latency, concurrency 1):
+    # one request after an idle second varies by +-30%, and `rounds` of them are too
+    # few samples. None: `rounds`.
+    single_request_rounds: int | None = None
 
     def repetitions_for(self, payload: str) -> int:
         """Worker processes for an async cell of ``payload``."""
         return self.more_repetitions.get(payload, self.repetitions)
+
+    def rounds_for(self, requests: int) -> int:
+        """Interleaved rounds per worker for an async cell of ``requests`` per round."""
+        if requests == 1 and self.single_request_rounds is not None:
+            return self.single_request_rounds
+        return self.rounds
 
 
 FULL = Sizes(
@@ -152,6 +162,7 @@ FULL = Sizes(
     waves=2,
     sync_calls={"8KB": 200, "256KB": 60, "1.5MB": 16},
     more_repetitions={"8KB": 5},
+    single_request_rounds=12,
 )
 QUICK = Sizes(
     repetitions=2,
@@ -590,7 +601,7 @@ def measure_async(
                 "concurrency": cell.concurrency_used,
                 "requests": cell.requests,
                 "warmup": cell.warmup,
-                "rounds": sizes.rounds,
+                "rounds": sizes.rounds_for(cell.requests),
                 "warm_together": cell.latency_s > 0
                 and len(variants) * cell.warmup <= WARM_TOGETHER_CONNECTIONS
                 and len(variants) * cell.warmup * answer <= WARM_TOGETHER_BYTES,
@@ -777,18 +788,17 @@ def measure(
 
 def render_plan(cells: list[Cell], sizes: Sizes, payloads: list[str]) -> str:
     lines = [
-        f"{sizes.rounds} interleaved rounds per worker process",
         f"{'latency':>7} {'payload':>7} {'conc':>5} {'used':>5} {'req/round':>9} {'warm-up':>7}"
-        f" {'workers':>7}  reduced",
+        f" {'workers':>7} {'rounds':>6}  reduced",
     ]
     for c in cells:
         lines.append(
             f"{c.latency_s:>6g}s {c.payload:>7} {c.concurrency:>5} {c.concurrency_used:>5}"
-            f" {c.requests:>9}"
-            f" {c.warmup:>7} {sizes.repetitions_for(c.payload):>7}  {c.reduced or ''}"
+            f" {c.requests:>9} {c.warmup:>7} {sizes.repetitions_for(c.payload):>7}"
+            f" {sizes.rounds_for(c.requests):>6}  {c.reduced or ''}"
         )
     lines.append(
-        f"sync: {sizes.repetitions} workers, "
+        f"sync: {sizes.repetitions} workers of {sizes.rounds} rounds, "
         + ", ".join(f"{p} {sizes.sync_calls[p]} calls/round" for p in payloads)
     )
     return "\n".join(lines)
@@ -805,11 +815,11 @@ def estimate(doc: dict[str, Any], sizes: Sizes, cells: list[Cell], payloads: lis
     lines, total, missing = [], 0.0, []
     seen: set[tuple[float, str, int, int]] = set()
 
-    def cost(m: dict[str, Any], n: int, workers: int) -> float:
+    def cost(m: dict[str, Any], n: int, workers: int, rounds: int) -> float:
         timed = sum(x["wall_s"] for x in m["variants"].values())
         fixed = max(0.0, m["duration_s"] - timed) / m["repetitions"]
         per_round = sum(x["wall_s"] / x["requests"] for x in m["variants"].values())
-        return workers * (fixed + sizes.rounds * per_round * n)
+        return workers * (fixed + rounds * per_round * n)
 
     for cell in cells:
         if cell.workload in seen:
@@ -827,12 +837,14 @@ def estimate(doc: dict[str, Any], sizes: Sizes, cells: list[Cell], payloads: lis
         if m is None:
             missing.append(cell.key)
             continue
-        secs = cost(m, cell.requests, sizes.repetitions_for(cell.payload))
+        secs = cost(
+            m, cell.requests, sizes.repetitions_for(cell.payload), sizes.rounds_for(cell.requests)
+        )
         total += secs
         lines.append(f"  {cell.key:>18}: {secs:6.0f} s")
     for payload, m in doc.get("sync", {}).items():
         if payload in payloads:
-            secs = cost(m, sizes.sync_calls[payload], sizes.repetitions)
+            secs = cost(m, sizes.sync_calls[payload], sizes.repetitions, sizes.rounds)
             total += secs
             lines.append(f"  {'sync ' + payload:>18}: {secs:6.0f} s")
     lines.append(f"clients.py: about {total / 60:.0f} min")
@@ -914,7 +926,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="worker processes per cell, every cell (default 3; 5 for 8KB async cells)",
     )
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per worker (default 3)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds per worker, every cell (default 3; 12 where a round is one request)",
+    )
     parser.add_argument(
         "--payloads", default=",".join(PAYLOADS), help=f"subset of {','.join(PAYLOADS)}"
     )
@@ -975,8 +992,9 @@ def main(argv: list[str] | None = None) -> None:
         requests=base.requests,
         waves=base.waves,
         sync_calls=base.sync_calls,
-        # --repetitions sets every cell's
+        # --repetitions and --rounds set every cell's
         more_repetitions={} if args.repetitions else base.more_repetitions,
+        single_request_rounds=None if args.rounds else base.single_request_rounds,
     )
     cells = [
         plan_cell(lat, p, c, sizes, args.requests, args.server_budget_mb)

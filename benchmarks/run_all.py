@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/run_all.py --quick          # the whole suite, small: minutes
-    python benchmarks/run_all.py                  # the full run (about 30 minutes on 2 cores)
+    python benchmarks/run_all.py                  # the full run (about 50 minutes on 2 cores)
     python benchmarks/run_all.py --only async --latency 1 --concurrency 1000
     python benchmarks/run_all.py --only memory --memory-prompts 1000,5000
     python benchmarks/run_all.py --render-only    # rewrite docs/performance.{md,png} only
@@ -414,6 +414,14 @@ def _workers_per_cell(matrix: dict[str, Any]) -> str:
     )
 
 
+def _rounds_text(sizes: dict[str, Any]) -> str:
+    text = f"{sizes['rounds']} interleaved round(s)"
+    single = sizes.get("single_request_rounds")
+    if single and single != sizes["rounds"]:
+        text += f" ({single} where a round is a single request)"
+    return text
+
+
 def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
     p = matrix["params"]
     sizes = p["sizes"]
@@ -422,7 +430,7 @@ def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
     w("")
     w(
         f"`benchmarks/clients.py`: {versions}. Per cell, {_workers_per_cell(matrix)}, "
-        f"each running every client in {sizes['rounds']} interleaved round(s); "
+        f"each running every client in {_rounds_text(sizes)}; "
         "N is the requests per client and round. CPU is the client process's, in "
         "milliseconds per request; throughput is requests per second of wall time; both "
         "are medians over the workers, with min-max, and each ratio to the floor (or to "
@@ -634,8 +642,23 @@ def _method_section(w: Callable[[str], None], matrix: dict[str, Any] | None) -> 
         "client's timed part and summed per client over the rounds, and each ratio to "
         "the floor is taken within the worker. The worker is repeated in fresh processes "
         "and the median over them is reported, with min-max. Every client of a ratio "
-        "runs in the same process, on the same machine state, in the same rounds: "
-        "the ratios stay steady on a shared machine where absolute figures do not."
+        "runs in the same process, on the same machine state, in the same rounds, so "
+        "the machine's slow drifts cancel out of the ratios. Its fast noise does not: on "
+        "the 2-core machine of these figures, a ratio taken over one round of 1,000 "
+        "requests of 8 KB ranged from about 0.75x to 1.85x, and a worker's ratio (over "
+        "its rounds) varies by about 0.1-0.15 either way. Hence several workers per cell "
+        "and their median, and more of them where the clients differ least; a cell "
+        "within about 0.05 of a target can come out either side of it from one run to "
+        "the next."
+    )
+    w(
+        "- **Concurrency 1 at 1 s latency** sends one request per round, from a process "
+        "that has been idle since the previous one. After even a few milliseconds idle "
+        "every piece of code costs several times its warm price (the floor spends about "
+        "0.5-1.3 ms on a request there, against about 0.3 ms back to back), so this cell "
+        "weighs how much code and data a request touches rather than how many "
+        "instructions it runs. A batch there is a batch of one request: its setup is "
+        "counted on that request."
     )
     w(
         "- **Peak RSS** of a client is the worker's peak while that client ran "
