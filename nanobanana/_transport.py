@@ -78,10 +78,6 @@ async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[Non
         await session.close()
 
 
-def _timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
-
-
 class Transport:
     """Sends requests through a pooled session that belongs to the running loop."""
 
@@ -131,9 +127,11 @@ class Transport:
         self._loop = loop
 
     def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        """``timeout`` as aiohttp takes it, made again only when ``timeout`` changes."""
         last = self._last_timeout
         if last is None or last[0] is not timeout:
-            last = self._last_timeout = (timeout, _timeout(timeout))
+            converted = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
+            last = self._last_timeout = (timeout, converted)
         return last[1]
 
     def proxy_for(self, url: str) -> str | None:
@@ -254,7 +252,7 @@ class Transport:
                 _check_scheme(current, url, request_id)
                 async with session.get(
                     current,
-                    timeout=_timeout(timeout),
+                    timeout=self._client_timeout(timeout),
                     allow_redirects=False,
                     proxy=self.proxy_for(current),
                 ) as resp:
