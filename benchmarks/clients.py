@@ -572,7 +572,11 @@ def evaluate_async(cell: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def measure_async(
-    cells: list[Cell], sizes: Sizes, variants: list[str], client_options: dict[str, Any]
+    cells: list[Cell],
+    sizes: Sizes,
+    variants: list[str],
+    client_options: dict[str, Any],
+    budget_mb: float,
 ) -> list[dict[str, Any]]:
     script = Path(__file__).resolve()
     results: list[dict[str, Any]] = []
@@ -610,7 +614,7 @@ def measure_async(
             workers = _repeat(script, spec, sizes.repetitions_for(cell.payload), ASYNC_FLOOR, tag)
             server_peak = process_peak_rss_mb(server.pid)
         took = time.monotonic() - t0
-        results.append(_async_cell(cell, spec, workers, took, server_peak))
+        results.append(_async_cell(cell, spec, workers, took, server_peak, budget_mb))
         measured[cell.workload] = results[-1]
         log(f"{tag} done in {took:.0f} s ({time.monotonic() - started:.0f} s so far)")
     return results
@@ -630,11 +634,14 @@ def _async_cell(
     workers: list[dict[str, Any]],
     took: float,
     server_peak_rss_mb: float | None,
+    budget_mb: float,
 ) -> dict[str, Any]:
     variants = spec["variants"]
     out: dict[str, Any] = {
         **asdict(cell),
         "key": cell.key,
+        # The cap of a reduced cell comes from this; a later partial run may use another.
+        "server_budget_mb": budget_mb,
         "image_bytes": PAYLOADS[cell.payload],
         "in_flight": cell.in_flight,
         "ideal_rps": cell.ideal_rps,
@@ -777,7 +784,7 @@ def measure(
         "openai_skipped": not has_openai,
     }
     if not skip_async:
-        doc["async"] = measure_async(cells, sizes, a_vars, client_options)
+        doc["async"] = measure_async(cells, sizes, a_vars, client_options, budget_mb)
     if not skip_sync:
         doc["sync"] = measure_sync(payloads, sizes, s_vars, client_options)
     return doc

@@ -447,11 +447,15 @@ def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
     w("")
     reduced = [c for c in matrix["async"] if c.get("reduced")]
     if reduced:
+        # Each cell's own budget where it records one (a partial run may have used
+        # another); older cells were measured with the run's.
+        budgets = sorted({c.get("server_budget_mb", p.get("server_budget_mb")) for c in reduced})
+        budget = " or ".join(f"{b:g}" if b is not None else "?" for b in budgets)
         w(
             "Reduced cells: the fake server (aiohttp) keeps each open connection's last "
             "answer until its next request, and the four clients' pools stay open side by "
-            f"side, so the concurrency is capped to keep those answers under "
-            f"{p.get('server_budget_mb', '?'):g} MB (`--server-budget-mb`):"
+            f"side, so the concurrency is capped to keep those answers under {budget} MB "
+            "(`--server-budget-mb`):"
         )
         w("")
         for c in reduced:
