@@ -665,6 +665,17 @@ def _method_section(w: Callable[[str], None], matrix: dict[str, Any] | None) -> 
         "counted on that request."
     )
     w(
+        "- **Throughput at 1 s latency** is a round's requests over its wall time. A "
+        "round starts all its requests at once, so the answers of its first wave arrive "
+        "together and wait their turn in the client; in a round of two waves that wait "
+        "weighs on the whole round, where a long batch pays it once. Longer rounds "
+        "(`clients.py --requests`) do not take every cell to concurrency / latency: each "
+        "answer's way back (the transfer of its bytes while other answers arrive, and "
+        "its handling in the client) adds to the second of latency, and the more CPU a "
+        "client spends per answer, the more it adds, which is why the floor falls "
+        "further short than nanobanana in the cells of larger images."
+    )
+    w(
         "- **Peak RSS** of a client is the worker's peak while that client ran "
         "(Linux: reset through `/proc/self/clear_refs`, read from `VmHWM`). The four "
         "clients share the process, so it includes what the others hold; compare them "
