@@ -7,9 +7,10 @@ log record or exception built from a settings object can show it.
 from __future__ import annotations
 
 import enum
+import math
 import os
 import re
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from ._errors import ConfigurationError, ValidationError
 
@@ -20,7 +21,10 @@ __all__ = [
     "USE_CLIENT_DEFAULT",
     "Secret",
     "UseClientDefault",
+    "check_bool",
     "check_client_request_id",
+    "check_int",
+    "check_number",
     "normalise_base_url",
     "resolve_api_key",
     "resolve_base_url",
@@ -139,4 +143,68 @@ def check_client_request_id(value: str | None) -> str | None:
             "client_request_id",
             "must be 1 to 128 characters of letters, digits and . _ : -",
         )
+    return value
+
+
+# -- settings checks ---------------------------------------------------------------
+# Every constructor argument of the clients, RetryPolicy, Timeout and the batch goes
+# through one of these, so a bad one is always a ConfigurationError naming it.
+
+
+def check_int(name: str, value: Any, *, minimum: int) -> int:
+    """``value`` if it is an ``int`` (not a ``bool``) of at least ``minimum``.
+
+    Example:
+        >>> check_int("max_retries", 3, minimum=0)
+        3
+        >>> check_int("max_retries", -1, minimum=0)
+        Traceback (most recent call last):
+        ...
+        nanobanana._errors.ConfigurationError: max_retries must be an int >= 0, got -1
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def check_number(
+    name: str, value: Any, *, positive: bool = False, allow_none: bool = False
+) -> float | None:
+    """``value`` as a ``float`` if it is a finite real number >= 0 (> 0 when
+    ``positive``); ``None`` passes when ``allow_none``.
+
+    Example:
+        >>> check_number("max_delay", 8)
+        8.0
+        >>> check_number("total", "x", positive=True)
+        Traceback (most recent call last):
+        ...
+        nanobanana._errors.ConfigurationError: total must be a number > 0, got 'x'
+    """
+    if value is None and allow_none:
+        return None
+    bound = "> 0" if positive else ">= 0"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
+        what = f"a number {bound}" + (" or None" if allow_none else "")
+        raise ConfigurationError(f"{name} must be {what}, got {value!r}")
+    return float(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a ``bool``.
+
+    Example:
+        >>> check_bool("trust_env", "yes")
+        Traceback (most recent call last):
+        ...
+        nanobanana._errors.ConfigurationError: trust_env must be True or False, got 'yes'
+    """
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}")
     return value

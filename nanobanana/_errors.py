@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "BODY_EXCERPT_BYTES",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -93,8 +94,12 @@ class ValidationError(NanoBananaError, ValueError):
         self.field = field
 
 
-class ConfigurationError(NanoBananaError):
-    """The client is not configured to send requests (for example, no API key).
+class ConfigurationError(NanoBananaError, ValueError):
+    """A setting is invalid, or the client cannot send requests (for example, no API key).
+
+    Every bad argument of :class:`AsyncClient`, :class:`Client`, :class:`RetryPolicy`
+    and :class:`Timeout` raises it, naming the argument, before anything is sent. It is
+    a ``ValueError`` too.
 
     Example:
         >>> import nanobanana as nb
@@ -440,7 +445,8 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     if cls.status_code is not None
 }
 
-_BODY_KEEP = 64 * 1024
+#: How much of a response body an error keeps, for diagnosis.
+BODY_EXCERPT_BYTES = 64 * 1024
 _TAG = re.compile(r"<[^>]+>")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
@@ -532,7 +538,7 @@ def status_error(
         extract_message(body, reason),
         status=status,
         request_id=request_id,
-        body=body[:_BODY_KEEP],
+        body=body[:BODY_EXCERPT_BYTES],
         headers=headers,
         retry_after=retry_after,
     )
