@@ -1,6 +1,6 @@
 """Base64 for image payloads: the standard library's, or pybase64's when it is installed.
 
-Decoding the images is the largest share of the SDK's own CPU per answer: the
+Decoding the images is the largest share of the SDK's own CPU per response: the
 standard library decodes about 0.4 GB/s, so a 1.5 MB image costs milliseconds.
 pybase64 (SIMD) does the same work 20 to 60 times faster. It is optional
 (``pip install "nanobanana[speedups]"``) and used whenever it can be imported; both

@@ -13,6 +13,7 @@ import re
 from typing import Any, Final, TypeVar
 
 from ._errors import ConfigurationError, ValidationError
+from ._urls import is_http_url
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -122,7 +123,7 @@ def normalise_base_url(url: str) -> str:
     cleaned = url.strip().rstrip("/")
     if cleaned.endswith("/v1"):
         cleaned = cleaned[: -len("/v1")].rstrip("/")
-    if not cleaned.startswith(("http://", "https://")):
+    if not is_http_url(cleaned):
         raise ConfigurationError(f"base_url must start with http:// or https://, got {url!r}")
     return cleaned
 

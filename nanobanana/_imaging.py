@@ -18,11 +18,6 @@ SUFFIXES: dict[str, str] = {
 }
 
 
-# Compiled once: struct.unpack looks its format up in a cache on every call.
-_PNG_SIZE = struct.Struct(">II").unpack_from  # IHDR's width and height
-_GIF_SIZE = struct.Struct("<HH").unpack_from  # the logical screen's
-
-
 def sniff_mime(data: bytes) -> str | None:
     """The MIME type of ``data`` from its magic bytes, or ``None`` if not an image we know.
 
@@ -46,7 +41,12 @@ def sniff_mime(data: bytes) -> str | None:
 def image_size(data: bytes, mime: str | None = None) -> tuple[int, int] | None:
     """``(width, height)`` read from the image header, or ``None`` if it cannot be read.
 
-    ``mime``, when the caller sniffed it already, spares sniffing again.
+    ``mime`` is the type the caller sniffed already, if it did.
+
+    Example:
+        >>> gif = b"GIF89a" + (5).to_bytes(2, "little") + (3).to_bytes(2, "little")
+        >>> image_size(gif), image_size(b"GIF89a")
+        ((5, 3), None)
     """
     try:
         if mime is None:
@@ -54,10 +54,10 @@ def image_size(data: bytes, mime: str | None = None) -> tuple[int, int] | None:
         if mime == "image/png":
             if data[12:16] != b"IHDR":
                 return None
-            w, h = _PNG_SIZE(data, 16)
+            w, h = struct.unpack_from(">II", data, 16)  # IHDR's width and height
             return (w, h)
         if mime == "image/gif":
-            w, h = _GIF_SIZE(data, 6)
+            w, h = struct.unpack_from("<HH", data, 6)  # the logical screen's
             return (w, h)
         if mime == "image/webp":
             return _webp_size(data)

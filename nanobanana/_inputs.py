@@ -15,6 +15,7 @@ from ._b64 import encode as b64encode
 from ._errors import ValidationError
 from ._imaging import sniff_mime
 from ._models import ImageInput
+from ._urls import is_data_url, is_http_url
 
 __all__ = ["encode_images"]
 
@@ -45,14 +46,12 @@ def _read(path: Path, field: str) -> bytes:
 def _encode_one(item: ImageInput, field: str) -> str:
     if isinstance(item, bytes):
         return _data_url(item, field, "the bytes given")
-    if isinstance(item, str):
-        lowered = item[:8].lower()
-        if lowered.startswith(("http://", "https://")):
-            return item
-        if lowered.startswith("data:"):
-            if not item[5:].lower().startswith("image/") or ";base64," not in item[:100]:
-                raise ValidationError(field, "a data URL must be data:image/...;base64,...")
-            return item
+    if isinstance(item, str) and is_http_url(item):
+        return item
+    if isinstance(item, str) and is_data_url(item):
+        if not item[5:].lower().startswith("image/") or ";base64," not in item[:100]:
+            raise ValidationError(field, "a data URL must be data:image/...;base64,...")
+        return item
     path = Path(os.fspath(item)).expanduser()
     return _data_url(_read(path, field), field, repr(os.fspath(path)))
 
@@ -72,10 +71,6 @@ async def encode_images(images: tuple[ImageInput, ...]) -> list[str]:
             PNG, JPEG, WEBP or GIF image, a malformed data URL. ``field`` names the
             position, as in ``images[2]``.
     """
-    if not images:
-        return []
-    if all(
-        isinstance(i, str) and i[:8].lower().startswith(("http://", "https://")) for i in images
-    ):
-        return [str(i) for i in images]
+    if all(isinstance(item, str) and is_http_url(item) for item in images):
+        return [str(item) for item in images]  # nothing to read: no worker thread
     return await anyio.to_thread.run_sync(_encode_all, images)

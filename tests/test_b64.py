@@ -8,8 +8,7 @@ import sys
 import textwrap
 
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from nanobanana import _b64
 

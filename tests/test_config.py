@@ -114,6 +114,15 @@ def test_base_url_that_is_not_http_is_a_configuration_error(url: str) -> None:
         nb.AsyncClient(api_key="k", base_url=url)
 
 
+async def test_the_scheme_of_the_base_url_may_be_in_capitals(server: FakeServer) -> None:
+    url = server.url.replace("http://", "HTTP://")
+    async with nb.AsyncClient(api_key=server.api_key, base_url=f"{url}/v1/") as client:
+        result = await client.generate("a red kite")
+
+    assert client.base_url == url
+    assert result.image.mime_type == "image/png"
+
+
 async def test_client_timeout_ends_a_hung_request(server: FakeServer) -> None:
     server.hang_next()
     async with nb.AsyncClient(
@@ -264,8 +273,50 @@ def test_invalid_client_settings_are_configuration_errors(kwargs: dict[str, str]
 def test_invalid_timeout_or_pool_size_is_refused() -> None:
     with pytest.raises(nb.ConfigurationError, match="max_connections"):
         nb.AsyncClient(api_key="k", max_connections=0)
-    with pytest.raises(nb.ValidationError, match="timeout"):
+    with pytest.raises(nb.ConfigurationError, match="timeout"):
         nb.AsyncClient(api_key="k", timeout="soon")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"total": 0}, "total must be a number > 0 or None, got 0"),
+        ({"total": -5}, "total must be a number > 0 or None, got -5"),
+        ({"total": "x"}, "total must be a number > 0 or None, got 'x'"),
+        ({"total": "60"}, "total must be a number > 0 or None, got '60'"),
+        ({"total": True}, "total must be a number > 0 or None, got True"),
+        ({"total": float("nan")}, "total must be a number > 0 or None, got nan"),
+        ({"total": float("inf")}, "total must be a number > 0 or None, got inf"),
+        ({"connect": 0}, "connect must be a number > 0 or None, got 0"),
+        ({"connect": "10"}, "connect must be a number > 0 or None, got '10'"),
+        ({"total": 60, "connect": [1]}, "connect must be a number > 0 or None, got [1]"),
+    ],
+)
+def test_a_bad_timeout_is_a_configuration_error_naming_the_limit(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(nb.ConfigurationError) as info:
+        nb.Timeout(**kwargs)  # type: ignore[arg-type]
+
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "limits"),
+    [
+        ({}, (300.0, 10.0)),
+        ({"total": 60}, (60.0, 10.0)),
+        ({"total": 0.5, "connect": 2}, (0.5, 2.0)),
+        ({"total": None, "connect": None}, (None, None)),
+    ],
+)
+def test_timeout_limits_are_seconds_or_none(
+    kwargs: dict[str, float | None], limits: tuple[float | None, float | None]
+) -> None:
+    timeout = nb.Timeout(**kwargs)  # type: ignore[arg-type]
+
+    assert (timeout.total, timeout.connect) == limits
 
 
 async def test_no_timeout_means_no_limit(server: FakeServer) -> None:

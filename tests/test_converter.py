@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import attrs
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import nanobanana as nb
 from nanobanana._converter import (
+    ManifestRecord,
     WireImage,
     WireResponse,
     WireUsage,
+    converter,
+    manifest_line,
     parse_body,
+    request_body,
     request_key,
     usage_from_headers,
+    usage_record,
 )
+from nanobanana._errors import BODY_EXCERPT_BYTES
 from nanobanana._imaging import image_size, sniff_mime
 
 
@@ -139,9 +148,104 @@ def test_unknown_keys_are_ignored() -> None:
 
 
 def test_bare_strings_in_the_image_list_are_urls_or_base64() -> None:
-    wire = parse({"images": ["https://cdn/x.png", "aGk="]})
+    wire = parse({"images": ["https://cdn/x.png", "HTTP://CDN/Y.PNG", "aGk="]})
 
-    assert wire.images == (WireImage(url="https://cdn/x.png"), WireImage(b64="aGk="))
+    assert wire.images == (
+        WireImage(url="https://cdn/x.png"),
+        WireImage(url="HTTP://CDN/Y.PNG"),
+        WireImage(b64="aGk="),
+    )
+
+
+DOCUMENTED_SHAPES = [
+    {"data": [{"url": None, "b64_json": "aGk="}], "meta": {"usage": {"tokens_used": 9}}},
+    {"images": [{"url": "https://cdn/x.png", "content_type": "image/png"}], "description": "x"},
+    {"description": "", "data": [{"url": "https://cdn/x.png", "width": 8, "height": 6}]},
+    {"data": [{"mime_type": "image/webp", "b64_json": None, "url": "https://cdn/x.webp"}]},
+    {"output": {"choices": [{"image_base64": "aGk="}]}},
+    {"output": {"data": [{"b64_json": "aGk="}]}, "usage": {"usd_spent": "0.5"}},
+]
+
+
+@pytest.mark.parametrize("doc", DOCUMENTED_SHAPES)
+def test_the_converter_itself_reads_every_documented_shape(doc: dict[str, Any]) -> None:
+    wire = converter.structure(doc, WireResponse)
+
+    assert wire == parse(doc)
+    assert len(wire.images) == 1
+
+
+def test_usage_figures_too_large_for_a_float_are_read_as_unknown() -> None:
+    huge = "1" + "0" * 400
+    body = f'{{"data": [{{"b64_json": "aGk="}}], "usage": {{"credits_used": {huge}}}}}'
+
+    assert parse_body(body.encode()).usage == WireUsage()
+    assert usage_from_headers({"x-aimlapi-credits-used": huge}) == WireUsage()
+
+
+@pytest.mark.parametrize(
+    ("doc", "problem"),
+    [
+        ({"data": []}, "the image list is empty @ $.data"),
+        ({"images": []}, "the image list is empty @ $.images"),
+        ({"data": {"b64_json": "aGk="}}, "expected an array of images, found an object @ $.data"),
+        ({"data": ["aGk=", 1]}, "expected an image object or string, found a number @ $.data[1]"),
+        ({"images": [[]]}, "expected an image object or string, found an array @ $.images[0]"),
+        (
+            {"output": {"choices": [{"image_base64": "aGk="}, None]}},
+            "expected an image object or string, found null @ $.output.choices[1]",
+        ),
+        (
+            {"output": {"data": "aGk="}},
+            "expected an array of images, found a string @ $.output.data",
+        ),
+        ({"message": "ok"}, "found no image list ('data', 'images' or 'output') @ $"),
+        (
+            {"data": None, "output": "aGk="},
+            "found no image list ('data', 'images' or 'output') @ $",
+        ),
+        ([], "expected a JSON object, found an array @ $"),
+        (None, "expected a JSON object, found null @ $"),
+        (
+            {"data": [1, True, None, [], 2.5]},
+            "expected an image object or string, found a number @ $.data[0]; "
+            "expected an image object or string, found a boolean @ $.data[1]; "
+            "expected an image object or string, found null @ $.data[2] (and 2 more)",
+        ),
+    ],
+)
+def test_what_cannot_be_read_is_named_by_its_place_in_the_response(doc: Any, problem: str) -> None:
+    with pytest.raises(nb.ResponseError) as info:
+        parse(doc)
+
+    assert str(info.value) == f"the response could not be read: {problem}"
+    assert info.value.request_id == "req-1"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "the response is empty (JSONDecodeError)"),
+        (b" \n", "the response is empty (JSONDecodeError)"),
+        (b'{"data": [', "the response is not valid JSON (JSONDecodeError)"),
+        (b"\xff\xfe\x00", "the response is not valid JSON (UnicodeDecodeError)"),
+        (b"[" * 100_000, "the response is not valid JSON (RecursionError)"),
+    ],
+)
+def test_a_body_that_is_not_json_says_so(body: bytes, message: str) -> None:
+    with pytest.raises(nb.ResponseError, match=re.escape(message)) as info:
+        parse_body(body, request_id="req-1")
+
+    assert info.value.body == body[:BODY_EXCERPT_BYTES]
+    assert info.value.request_id == "req-1"
+
+
+@pytest.mark.parametrize("body", [b"<" * 100_000, b'{"data": [' + b"1," * 50_000 + b"1]}"])
+def test_a_response_error_keeps_the_first_64_kib_of_the_body(body: bytes) -> None:
+    with pytest.raises(nb.ResponseError) as info:
+        parse_body(body)
+
+    assert info.value.body == body[:65_536]
 
 
 @pytest.mark.parametrize(
@@ -161,7 +265,7 @@ def test_bare_strings_in_the_image_list_are_urls_or_base64() -> None:
         3,
     ],
 )
-def test_answers_without_an_image_list_are_response_errors(doc: Any) -> None:
+def test_responses_without_an_image_list_are_response_errors(doc: Any) -> None:
     with pytest.raises(nb.ResponseError) as info:
         parse(doc)
 
@@ -196,35 +300,334 @@ def test_request_key_is_stable_and_tells_requests_apart() -> None:
     assert a.to_dict()["images"][0].startswith("sha256:")
 
 
-def test_request_keys_of_earlier_releases_still_match() -> None:
-    # Manifests written before stay valid: the key of a prompt is the same text's hash.
-    kite = nb.ImageRequest(prompt="a red kite")
-    assert request_key(kite, "google/x") == "ea60da7d9fbafe533172e2ef84e1be75"
-    assert request_key(nb.ImageRequest(prompt="a red kite", model="google/x")) == (
-        "ea60da7d9fbafe533172e2ef84e1be75"
+# -- what is sent ------------------------------------------------------------------------------
+
+
+def test_the_body_sent_holds_what_was_set_then_extra_body() -> None:
+    request = nb.ImageRequest(prompt="a red kite", resolution="2K", extra_body={"seed": 7})
+
+    body = request_body(request, "google/nano-banana-pro", ["https://cdn/a.png"])
+
+    assert body == {
+        "model": "google/nano-banana-pro",
+        "prompt": "a red kite",
+        "resolution": "2K",
+        "image_urls": ["https://cdn/a.png"],
+        "seed": 7,
+    }
+    assert list(body) == ["model", "prompt", "resolution", "image_urls", "seed"]
+
+
+def test_the_body_of_a_plain_prompt_is_its_model_and_prompt() -> None:
+    request = nb.ImageRequest(prompt="a red kite")
+
+    assert request_body(request, "google/x", None) == {"model": "google/x", "prompt": "a red kite"}
+    assert request_body(request, "google/x", []) == {"model": "google/x", "prompt": "a red kite"}
+
+
+def test_every_field_set_is_sent() -> None:
+    request = nb.ImageRequest(
+        prompt="a red kite", num_images=2, aspect_ratio="16:9", resolution="4K", model="acme/x"
     )
 
+    assert request_body(request, "acme/x", None) == {
+        "model": "acme/x",
+        "prompt": "a red kite",
+        "num_images": 2,
+        "aspect_ratio": "16:9",
+        "resolution": "4K",
+    }
 
-def test_keys_are_the_same_where_only_openssl_has_sha256(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Keys hash with CPython's own SHA-256 when it has one; without it, OpenSSL's.
-    import importlib
 
-    from nanobanana import _converter
+# -- what a manifest line holds ----------------------------------------------------------------
 
-    def no_builtin_hashes(name: str) -> Any:
-        raise ImportError(name)
 
-    monkeypatch.setattr(importlib, "import_module", no_builtin_hashes)
-    fallback = _converter._short_text_sha256()
-    monkeypatch.setattr(_converter, "_short_sha256", fallback)
+def test_usage_record_keeps_the_figures_reported() -> None:
+    assert usage_record(nb.Usage(credits_used=81900.0, usd_spent=0.039)) == {
+        "credits_used": 81900.0,
+        "usd_spent": 0.039,
+    }
+    assert usage_record(nb.Usage(tokens_used=1290.0)) == {"tokens_used": 1290.0}
+    assert usage_record(nb.Usage()) == {}
 
-    assert fallback is hashlib.sha256
-    kite = nb.ImageRequest(prompt="a red kite")
-    assert request_key(kite, "google/x") == "ea60da7d9fbafe533172e2ef84e1be75"
+
+MANIFEST_LINES = [
+    (
+        ManifestRecord(
+            index=3,
+            key="ea60da7d9fbafe533172e2ef84e1be75",
+            status="ok",
+            prompt="a red kite",
+            paths=["000003-a-red-kite.png", "000003-a-red-kite-2.png"],
+            attempts=2,
+            elapsed=4.56789,
+            usage=nb.Usage(credits_used=2.0, usd_spent=0.078),
+            request_id="inf-1",
+        ),
+        {
+            "index": 3,
+            "key": "ea60da7d9fbafe533172e2ef84e1be75",
+            "status": "ok",
+            "prompt": "a red kite",
+            "paths": ["000003-a-red-kite.png", "000003-a-red-kite-2.png"],
+            "attempts": 2,
+            "elapsed": 4.568,
+            "usage": {"credits_used": 2.0, "usd_spent": 0.078},
+            "request_id": "inf-1",
+        },
+    ),
+    (
+        ManifestRecord(
+            index=0,
+            key="2c10a598a3f5c62a6fc1773e985b9c88",
+            status="failed",
+            prompt="a red kite",
+            error_type="RateLimitError",
+            error="HTTP 429: Too Many Requests",
+            attempts=4,
+            elapsed=0.1,
+            usage=nb.Usage(),
+        ),
+        {
+            "index": 0,
+            "key": "2c10a598a3f5c62a6fc1773e985b9c88",
+            "status": "failed",
+            "prompt": "a red kite",
+            "error_type": "RateLimitError",
+            "error": "HTTP 429: Too Many Requests",
+            "attempts": 4,
+            "elapsed": 0.1,
+            "usage": {},
+        },
+    ),
+    (
+        ManifestRecord(
+            index=7,
+            key=None,
+            status="skipped",
+            prompt=None,
+            skip_reason="budget",
+            attempts=0,
+            elapsed=0.0,
+        ),
+        {
+            "index": 7,
+            "key": None,
+            "status": "skipped",
+            "prompt": None,
+            "skip_reason": "budget",
+            "attempts": 0,
+            "elapsed": 0.0,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("record", "line"), MANIFEST_LINES)
+def test_a_manifest_line_holds_what_is_set_in_the_order_of_earlier_releases(
+    record: ManifestRecord, line: dict[str, Any]
+) -> None:
+    assert manifest_line(record) == line
+    assert list(manifest_line(record)) == list(line)
+    assert converter.unstructure(record) == line
+
+
+def reference_line(record: ManifestRecord) -> dict[str, Any]:
+    """A manifest line as earlier releases wrote it, field by field."""
+    line: dict[str, Any] = {
+        "index": record.index,
+        "key": record.key,
+        "status": record.status,
+        "prompt": record.prompt,
+    }
+    if record.skip_reason is not None:
+        line["skip_reason"] = record.skip_reason
+    if record.paths:
+        line["paths"] = list(record.paths)
+    if record.error_type is not None:
+        line["error_type"] = record.error_type
+    if record.error is not None:
+        line["error"] = record.error
+    line["attempts"] = record.attempts
+    line["elapsed"] = round(record.elapsed, 3)
+    if record.usage is not None:
+        line["usage"] = {k: v for k, v in attrs.asdict(record.usage).items() if v is not None}
+    if record.request_id is not None:
+        line["request_id"] = record.request_id
+    return line
+
+
+maybe_text = st.none() | st.text(max_size=10)
+maybe_figure = st.none() | st.floats(allow_nan=False)
+manifest_records = st.builds(
+    ManifestRecord,
+    index=st.integers(min_value=0),
+    key=maybe_text,
+    status=st.sampled_from(["ok", "failed", "skipped"]),
+    prompt=maybe_text,
+    skip_reason=maybe_text,
+    paths=st.lists(st.text(min_size=1, max_size=10), max_size=3),
+    error_type=maybe_text,
+    error=maybe_text,
+    attempts=st.integers(min_value=0, max_value=10),
+    elapsed=st.floats(min_value=0, max_value=1e6),
+    usage=st.none() | st.builds(nb.Usage, credits_used=maybe_figure, usd_spent=maybe_figure),
+    request_id=maybe_text,
+)
+
+
+@given(manifest_records)
+def test_every_manifest_line_is_the_one_earlier_releases_wrote(record: ManifestRecord) -> None:
+    line = manifest_line(record)
+
+    assert line == reference_line(record)
+    assert json.dumps(line) == json.dumps(reference_line(record))
+
+
+# -- request keys: manifests on users' disks are matched by them ---------------------------
+
+KEYS_OF_EARLIER_RELEASES = [
+    (nb.ImageRequest(prompt="a red kite"), "google/x", "ea60da7d9fbafe533172e2ef84e1be75"),
+    (
+        nb.ImageRequest(prompt="a red kite"),
+        "google/gemini-2.5-flash-image",
+        "2c10a598a3f5c62a6fc1773e985b9c88",
+    ),
+    (
+        nb.ImageRequest(prompt="a red kite", model="google/nano-banana-pro"),
+        None,
+        "d8724188f39ff5ab97d8793976ab8bcf",
+    ),
+    (nb.ImageRequest(prompt="a red kite"), None, "7c31a5e0c9d435a00da095899c54fc48"),
+    (
+        nb.ImageRequest(prompt="a red kite", model="google/nano-banana-pro"),
+        "google/nano-banana-2",
+        "87ccacaef0884e6db1e71d915169c226",
+    ),
+    (
+        nb.ImageRequest(
+            prompt="a lighthouse at dawn",
+            model="google/nano-banana-pro",
+            num_images=3,
+            aspect_ratio="16:9",
+            resolution="2K",
+            images=["https://example.com/a.png"],
+            extra_body={"seed": 7, "enhance_prompt": False},
+        ),
+        None,
+        "24b9f8b0390c97245321c4296ad16b71",
+    ),
+    (
+        nb.ImageRequest(
+            prompt="make it night",
+            images=[b"\x89PNG\r\n\x1a\nabc", bytearray(b"\xff\xd8\xffxyz")],
+        ),
+        "google/gemini-2.5-flash-image-edit",
+        "9319bc2a0ac7f7aa7ebe51b83c696c3a",
+    ),
+    (
+        nb.ImageRequest(
+            prompt="make it night", images=[Path("photos/kite.png"), "photos/boat.jpg"]
+        ),
+        "google/gemini-2.5-flash-image-edit",
+        "54dea19cd7b2a13127cbd89be4440c04",
+    ),
+    (
+        nb.ImageRequest(
+            prompt="a red kite",
+            extra_body={"provider": "fal", "nested": {"b": [1, 2.5, None], "a": "\u00fc"}},
+        ),
+        "google/x",
+        "eadec6c421361e49255be0cbe52d1b28",
+    ),
+    (
+        nb.ImageRequest(
+            prompt="\u6771\u4eac\u306e\u591c\u666f\u3001\u30cd\u30aa\u30f3"
+            ' \U0001f303 "quoted" \\ back\nline'
+        ),
+        "google/gemini-2.5-flash-image",
+        "9852ab21e3819d43d710ce29a201aa14",
+    ),
+    (
+        nb.ImageRequest(prompt="a kite \ud800 lone"),
+        "google/gemini-2.5-flash-image",
+        "bc5a1293a1ae2dd994ec01d3bd52eb06",
+    ),
+]
+
+
+@pytest.mark.parametrize(("request_", "model", "key"), KEYS_OF_EARLIER_RELEASES)
+def test_request_keys_of_earlier_releases_still_match(
+    request_: nb.ImageRequest, model: str | None, key: str
+) -> None:
+    assert request_key(request_, model) == key
+
+
+def test_a_request_with_its_own_model_has_the_key_of_that_model_given_apart() -> None:
+    with_model = nb.ImageRequest(prompt="a red kite", model="google/x")
+
+    assert request_key(with_model) == request_key(nb.ImageRequest(prompt="a red kite"), "google/x")
+
+
+def reference_key(request: nb.ImageRequest, model: str | None) -> str:
+    """The key as documented: SHA-256 of the canonical JSON of the request's content."""
+    doc: dict[str, Any] = {"prompt": request.prompt}
+    model = request.model if model is None else model
+    if model is not None:
+        doc["model"] = model
+    for name in ("num_images", "aspect_ratio", "resolution"):
+        if getattr(request, name) is not None:
+            doc[name] = getattr(request, name)
+    if request.images:
+        doc["images"] = [
+            "sha256:" + hashlib.sha256(item).hexdigest()
+            if isinstance(item, bytes)
+            else os.fspath(item)
+            for item in request.images
+        ]
+    if request.extra_body:
+        doc["extra_body"] = dict(request.extra_body)
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 # Any text, lone surrogates included (a prompt can carry one: JSON escapes them).
 any_text = st.text(st.characters(exclude_categories=[]), min_size=1).filter(str.strip)
+unknown_models = st.sampled_from([None, "google/x", "acme/future-model"])
+image_inputs = st.one_of(
+    st.binary(min_size=1, max_size=16),
+    any_text,
+    any_text.map(PurePosixPath),
+)
+json_leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text
+extra_bodies = st.dictionaries(
+    any_text.filter(
+        lambda k: k not in {"model", "prompt", "num_images", "aspect_ratio", "resolution"}
+    ),
+    st.recursive(
+        json_leaves,
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(any_text, c, max_size=3),
+        max_leaves=8,
+    ),
+    max_size=3,
+)
+image_requests = st.builds(
+    nb.ImageRequest,
+    prompt=any_text,
+    model=unknown_models,
+    num_images=st.none() | st.integers(1, 4),
+    aspect_ratio=st.none() | st.sampled_from(nb.ASPECT_RATIOS),
+    resolution=st.none() | st.sampled_from(nb.RESOLUTIONS),
+    images=st.lists(image_inputs, max_size=3),
+    extra_body=st.none() | extra_bodies,
+)
+
+
+@given(image_requests, unknown_models)
+def test_the_key_of_a_request_is_the_hash_of_its_canonical_json(
+    request_: nb.ImageRequest, model: str | None
+) -> None:
+    assert request_key(request_, model) == reference_key(request_, model)
 
 
 @given(any_text, any_text)

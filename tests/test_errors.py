@@ -281,6 +281,28 @@ async def test_a_gateway_html_page_on_5xx_is_a_server_error() -> None:
     assert info.value.request_id is None
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b'{"error": ' * 5_000 + b'"deep"' + b"}" * 5_000],
+    ids=["array", "error-objects"],
+)
+async def test_an_error_body_nested_past_the_recursion_limit_is_still_a_status_error(
+    body: bytes,
+) -> None:
+    async def gateway(request: web.Request) -> web.Response:
+        return web.Response(status=502, body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post(ENDPOINT, gateway)
+    async with serve(app) as url, nb.AsyncClient(api_key="k", base_url=url, max_retries=0) as c:
+        with pytest.raises(nb.ServerError) as info:
+            await c.generate("a red kite")
+
+    assert info.value.status == 502
+    assert info.value.message
+    assert info.value.body == body[:65_536]
+
+
 async def test_status_error_keeps_the_headers_and_retry_after(
     once: nb.AsyncClient, server: FakeServer
 ) -> None:
@@ -328,11 +350,11 @@ async def test_a_hung_request_is_a_timeout_error(once: nb.AsyncClient, server: F
     assert "0.2" in str(info.value)
 
 
-# -- success answers the SDK cannot use ----------------------------------------------------
+# -- success responses the SDK cannot use --------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", MALFORMED_KINDS)
-async def test_a_malformed_success_answer_is_a_response_error(
+async def test_a_malformed_success_response_is_a_response_error(
     once: nb.AsyncClient, server: FakeServer, kind: str
 ) -> None:
     server.malformed_next(kind=kind)
@@ -340,7 +362,7 @@ async def test_a_malformed_success_answer_is_a_response_error(
     with pytest.raises(nb.ResponseError) as info:
         await once.generate("a red kite")
 
-    assert info.value.request_id  # the x-inference-id of the bad answer
+    assert info.value.request_id  # the x-inference-id of the bad response
 
 
 @pytest.mark.parametrize(
@@ -358,7 +380,7 @@ async def test_a_malformed_success_answer_is_a_response_error(
         "just a string",
     ],
 )
-async def test_a_success_answer_without_a_usable_image_is_a_response_error(
+async def test_a_success_response_without_a_usable_image_is_a_response_error(
     once: nb.AsyncClient, server: FakeServer, body: Any
 ) -> None:
     server.fail_next(status=200, body=json.dumps(body), content_type="application/json")
@@ -367,7 +389,7 @@ async def test_a_success_answer_without_a_usable_image_is_a_response_error(
         await once.generate("a red kite")
 
 
-async def test_a_data_url_image_in_the_answer_is_decoded(
+async def test_a_data_url_image_in_the_response_is_decoded(
     once: nb.AsyncClient, server: FakeServer
 ) -> None:
     picture = png("kite")
@@ -379,7 +401,7 @@ async def test_a_data_url_image_in_the_answer_is_decoded(
     assert result.image.data == picture
 
 
-async def test_an_answer_bigger_than_max_response_bytes_is_a_response_error(
+async def test_a_response_bigger_than_max_response_bytes_is_a_response_error(
     server: FakeServer,
 ) -> None:
     server.image_bytes = 100_000

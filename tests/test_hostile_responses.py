@@ -1,4 +1,4 @@
-"""Answers written by an adversary: hostile names, URLs, sizes, types and bodies.
+"""Responses written by an adversary: hostile names, URLs, sizes, types and bodies.
 
 Each test runs the SDK over real HTTP against a small raw aiohttp app on 127.0.0.1.
 """
@@ -36,7 +36,7 @@ def app_with(generate: Handler, **routes: Handler) -> web.Application:
     return app
 
 
-def answer(doc: Any) -> Handler:
+def responding(doc: Any) -> Handler:
     async def generate(request: web.Request) -> web.Response:
         text = json.dumps(doc).replace("{origin}", str(request.url.origin()))
         return web.Response(body=text.encode(), content_type="application/json")
@@ -147,14 +147,14 @@ async def test_hostile_file_names_never_choose_where_images_are_written(
     ["file:///etc/passwd", "ftp://x/y.png", "x/y.png", "//", "gopher://127.0.0.1:1/x"],
 )
 async def test_image_urls_that_are_not_http_are_refused(bad_url: str) -> None:
-    app = app_with(answer({"data": [{"url": bad_url}]}))
+    app = app_with(responding({"data": [{"url": bad_url}]}))
     async with serve(app) as url, client(url) as c:
         with pytest.raises(nb.ImageDownloadError, match="only http and https"):
             await c.generate("a kite")
 
 
 async def test_a_data_url_that_is_not_an_image_is_a_typed_error() -> None:
-    app = app_with(answer({"data": [{"url": "data:text/plain;base64,aGk="}]}))
+    app = app_with(responding({"data": [{"url": "data:text/plain;base64,aGk="}]}))
     async with serve(app) as url, client(url) as c:
         with pytest.raises(nb.ResponseError, match="not a PNG"):
             await c.generate("a kite")
@@ -162,7 +162,7 @@ async def test_a_data_url_that_is_not_an_image_is_a_typed_error() -> None:
 
 async def test_a_png_data_url_in_the_url_field_is_inline_data() -> None:
     picture = png("inline")
-    app = app_with(answer({"images": [{"url": f"data:image/png;base64,{b64(picture)}"}]}))
+    app = app_with(responding({"images": [{"url": f"data:image/png;base64,{b64(picture)}"}]}))
     async with serve(app) as url, client(url) as c:
         result = await c.generate("a kite")
     assert result.image.data == picture
@@ -178,7 +178,7 @@ async def test_a_redirect_off_http_is_refused(status: int, target: str) -> None:
         fetched.append(request.path)
         return web.Response(status=status, headers={"Location": target})
 
-    app = app_with(answer({"data": [{"url": "{origin}/img"}]}), img=moved)
+    app = app_with(responding({"data": [{"url": "{origin}/img"}]}), img=moved)
     async with serve(app) as url, client(url) as c:
         with pytest.raises(nb.ImageDownloadError, match="after a redirect"):
             await c.generate("a kite")
@@ -258,7 +258,7 @@ async def _gzip_bomb(request: web.Request) -> web.Response:
 async def test_a_download_past_the_cap_is_stopped_with_bounded_memory(handler: Handler) -> None:
     for name in ("big", "png-bomb"):
         body_of(name)
-    app = app_with(answer({"data": [{"url": "{origin}/img"}]}), img=handler)
+    app = app_with(responding({"data": [{"url": "{origin}/img"}]}), img=handler)
     async with serve(app) as url, client(url, max_download_bytes=CAP, timeout=20) as c:
         outcome, peak = await measure(asyncio.wait_for(c.generate("a kite"), 15))
 
@@ -290,7 +290,7 @@ async def test_the_mime_type_is_sniffed_not_taken_from_content_type(
         entry["url"] = "{origin}/img"
     else:
         entry["b64_json"] = b64(data)
-    app = app_with(answer({"data": [entry]}), img=image)
+    app = app_with(responding({"data": [entry]}), img=image)
     async with serve(app) as url, client(url) as c:
         result = await c.generate("a kite")
     assert result.image.mime_type == sniffed
@@ -306,7 +306,7 @@ async def test_bytes_that_are_no_known_image_are_a_response_error(data: bytes, w
         return web.Response(body=data, content_type="image/png")
 
     entry = {"url": "{origin}/img"} if where == "url" else {"b64_json": b64(data)}
-    app = app_with(answer({"data": [{**entry, "content_type": "image/png"}]}), img=image)
+    app = app_with(responding({"data": [{**entry, "content_type": "image/png"}]}), img=image)
     async with serve(app) as url, client(url) as c:
         with pytest.raises(nb.ResponseError, match="not a PNG, JPEG, WEBP or GIF"):
             await c.generate("a kite")
@@ -336,12 +336,12 @@ async def test_30_mb_of_base64_with_a_bad_last_char_is_a_response_error() -> Non
         outcome, peak = await measure(c.generate("a kite"))
     assert isinstance(outcome, nb.ResponseError), outcome
     assert "base64" in str(outcome)
-    assert len(outcome.body or b"") <= 65_536  # the error does not keep the whole answer
+    assert len(outcome.body or b"") <= 65_536  # the error does not keep the whole response
     assert peak < 6 * len(payload), f"peak {peak / len(payload):.1f}x the body"
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-async def test_a_json_answer_above_max_response_bytes_is_stopped(chunked: bool) -> None:
+async def test_a_json_response_above_max_response_bytes_is_stopped(chunked: bool) -> None:
     payload = json.dumps({"data": [{"b64_json": b64(png("big")) + "A" * (8 * MiB)}]}).encode()
     app = app_with(raw_body(payload, chunked=chunked))
     async with serve(app) as url, client(url, max_response_bytes=MiB) as c:
@@ -351,7 +351,7 @@ async def test_a_json_answer_above_max_response_bytes_is_stopped(chunked: bool) 
     assert peak < 3 * MiB, f"peak {peak / MiB:.1f} MiB"
 
 
-async def test_an_endless_json_answer_is_stopped_at_max_response_bytes() -> None:
+async def test_an_endless_json_response_is_stopped_at_max_response_bytes() -> None:
     async def endless(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         resp.enable_chunked_encoding()
@@ -366,7 +366,7 @@ async def test_an_endless_json_answer_is_stopped_at_max_response_bytes() -> None
     assert peak < 3 * MiB
 
 
-async def test_a_gzip_bombed_json_answer_is_stopped_at_max_response_bytes() -> None:
+async def test_a_gzip_bombed_json_response_is_stopped_at_max_response_bytes() -> None:
     async def bomb(request: web.Request) -> web.Response:
         return web.Response(
             body=body_of("json-bomb"),
@@ -415,7 +415,7 @@ GOOD = b64(png("typed", 8, 6))
     ],
 )
 async def test_wrong_types_where_images_belong_are_response_errors(doc: Any) -> None:
-    async with serve(app_with(answer(doc))) as url, client(url) as c:
+    async with serve(app_with(responding(doc))) as url, client(url) as c:
         with pytest.raises(nb.ResponseError):
             await c.generate("a kite")
 

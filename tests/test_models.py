@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -236,3 +238,55 @@ def test_saved_images_get_the_usual_file_permissions(tmp_path: Path) -> None:
     image = nb.GeneratedImage(data=b"\x89PNG\r\n\x1a\n" + bytes(16), mime_type="image/png")
     path = image.save(tmp_path / "kite.png")
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+TO_DICT = [
+    (nb.ImageRequest(prompt="a red kite"), {"prompt": "a red kite"}),
+    (
+        nb.ImageRequest(
+            prompt="a lighthouse",
+            model="google/nano-banana-pro",
+            num_images=2,
+            aspect_ratio="16:9",
+            resolution="2K",
+            images=["https://cdn/a.png", Path("photos/kite.png"), b"GIF89a"],
+            extra_body={"seed": 7},
+        ),
+        {
+            "prompt": "a lighthouse",
+            "model": "google/nano-banana-pro",
+            "num_images": 2,
+            "aspect_ratio": "16:9",
+            "resolution": "2K",
+            "images": [
+                "https://cdn/a.png",
+                "photos/kite.png",
+                "sha256:610f5ae4d76e332636a17bd357fd6ce99029316a99d320280d4d77a746bf29e8",
+            ],
+            "extra_body": {"seed": 7},
+        },
+    ),
+    (nb.ImageRequest(prompt="a red kite", images=[], extra_body={}), {"prompt": "a red kite"}),
+]
+
+
+@pytest.mark.parametrize(("request_", "expected"), TO_DICT)
+def test_a_request_as_a_dict_holds_what_was_set(
+    request_: nb.ImageRequest, expected: dict[str, object]
+) -> None:
+    assert request_.to_dict() == expected
+    assert list(request_.to_dict()) == list(expected)
+
+
+def test_a_request_becomes_a_dict_without_loading_the_converter() -> None:
+    code = (
+        "import sys\n"
+        "from nanobanana._models import ImageRequest\n"
+        "doc = ImageRequest(prompt='a red kite', images=[b'GIF89a']).to_dict()\n"
+        "print(doc['images'][0][:15], 'nanobanana._converter' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert run.stdout.split() == ["sha256:610f5ae4", "False"]
