@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import sys
 import urllib.request
 from collections.abc import AsyncGenerator, Mapping
@@ -32,24 +31,24 @@ from ._errors import (
 )
 from ._models import Timeout
 from ._retry import parse_retry_after
+from ._urls import is_http_url
 from ._version import __version__
 
-__all__ = ["RawResponse", "Transport", "redact_url"]
-
-log = logging.getLogger("nanobanana")
+__all__ = ["RawResponse", "Transport", "redact_secret", "redact_url"]
 
 USER_AGENT = (
     f"nanobanana/{__version__} python/{sys.version_info.major}.{sys.version_info.minor} "
     f"aiohttp/{aiohttp.__version__}"
 )
 _MAX_REDIRECTS = 5
-_LARGE_BODY = 1 << 20
+_REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 1 << 16
+_STREAM_ABOVE = 1 << 20  # bytes of a request body
 
 
 @attrs.define
 class RawResponse:
-    """A success answer: its status, headers and whole body."""
+    """A successful response: its status, headers and whole body."""
 
     status: int
     headers: Mapping[str, str]
@@ -57,16 +56,35 @@ class RawResponse:
 
     @property
     def request_id(self) -> str | None:
+        """The ``x-inference-id`` header the API gives every response, if present."""
         return self.headers.get("x-inference-id")
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its query string and credentials, which may carry secrets."""
+    """``url`` without its query string and credentials, which may carry secrets.
+
+    Example:
+        >>> redact_url("https://user:pw@cdn.example.com:8443/a.png?token=s3cret")
+        'https://cdn.example.com:8443/a.png'
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def redact_secret(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """``body`` with the request's bearer key blanked out, should a server echo it.
+
+    Example:
+        >>> redact_secret(b'{"key": "sk-1"}', {"Authorization": "Bearer sk-1"})
+        b'{"key": "**********"}'
+    """
+    auth = headers.get("Authorization", "")
+    if auth.startswith("Bearer ") and len(auth) > 7:
+        return body.replace(auth[7:].encode(), b"**********")
+    return body
 
 
 async def _close_with_loop(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
@@ -85,13 +103,10 @@ class Transport:
         self._max_connections = max_connections
         self._trust_env = trust_env
         self._proxies: dict[str, str] = {}
-        self._proxy_cache: dict[tuple[str, str], str | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._finaliser: AsyncGenerator[None, None] | None = None
         self._lock: asyncio.Lock | None = None
-        # aiohttp's form of the last timeout used: nearly every request has the same.
-        self._last_timeout: tuple[Timeout, aiohttp.ClientTimeout] | None = None
         self.closed = False
 
     async def session(self) -> aiohttp.ClientSession:
@@ -126,32 +141,17 @@ class Transport:
         self._lock = None
         self._loop = loop
 
-    def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
-        """``timeout`` as aiohttp takes it, made again only when ``timeout`` changes."""
-        last = self._last_timeout
-        if last is None or last[0] is not timeout:
-            converted = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
-            last = self._last_timeout = (timeout, converted)
-        return last[1]
-
     def proxy_for(self, url: str) -> str | None:
         """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``...)."""
-        if not self._proxies:
-            return None
         parts = urlsplit(url)
-        key = (parts.scheme.lower(), parts.hostname or "")
-        if key not in self._proxy_cache:
-            scheme, host = key
-            proxy = self._proxies.get(scheme) or self._proxies.get("all")
-            if proxy is not None and _bypassed(host, self._proxies.get("no", "")):
-                proxy = None
-            self._proxy_cache[key] = proxy
-        return self._proxy_cache[key]
+        proxy = self._proxies.get(parts.scheme.lower()) or self._proxies.get("all")
+        if proxy is None or _bypassed(parts.hostname or "", self._proxies.get("no", "")):
+            return None
+        return proxy
 
     def _new_session(self) -> aiohttp.ClientSession:
         if self._trust_env:
             self._proxies = urllib.request.getproxies_environment()
-            self._proxy_cache.clear()
         connector = aiohttp.TCPConnector(
             limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300
         )
@@ -193,46 +193,32 @@ class Transport:
         max_bytes: int,
         client_request_id: str | None,
     ) -> RawResponse:
-        """POST ``body``; return a 2xx answer or raise a status or connection error."""
-        session = self._session
-        if session is None or session.closed or self._loop is not asyncio.get_running_loop():
-            session = await self.session()
+        """POST ``body``; return a 2xx response or raise a status or connection error."""
+        session = await self.session()
         try:
-            # aiohttp warns about (and stalls the loop on) large bytes bodies; a file-like
-            # body is streamed in chunks. Small bodies stay bytes: that path is cheaper.
-            data = io.BytesIO(body) if len(body) > _LARGE_BODY else body
             async with session.post(
                 url,
-                data=data,
+                data=_request_data(body),
                 headers=headers,
-                timeout=self._client_timeout(timeout),
+                timeout=_client_timeout(timeout),
                 proxy=self.proxy_for(url),
             ) as resp:
-                length = resp.content_length
-                if (
-                    length is not None
-                    and length <= max_bytes
-                    and "Content-Encoding" not in resp.headers
-                ):
-                    payload = await resp.read()  # a plain body of a known, allowed size
-                else:
-                    payload = await _read_capped(resp, max_bytes)
-                resp_headers = resp.headers  # case-insensitive already: no copy
+                payload = await _read_capped(resp, max_bytes)
                 if resp.status >= 400:
                     raise status_error(
                         resp.status,
                         redact_secret(payload, headers),
                         reason=resp.reason,
-                        headers=_lower(resp_headers),
-                        request_id=resp_headers.get("x-inference-id"),
-                        retry_after=parse_retry_after(resp_headers),
+                        headers=_lower(resp.headers),
+                        request_id=resp.headers.get("x-inference-id"),
+                        retry_after=parse_retry_after(resp.headers),
                     )
-                return RawResponse(resp.status, resp_headers, payload)
+                return RawResponse(resp.status, resp.headers, payload)
         except (APIStatusError, ResponseError):
             raise
         except TimeoutError:
             raise APITimeoutError(
-                f"no complete answer from {redact_url(url)} within {_describe(timeout)}",
+                f"no complete response from {redact_url(url)} within {_describe(timeout)}",
                 client_request_id=client_request_id,
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -244,45 +230,31 @@ class Transport:
     async def download(
         self, url: str, timeout: Timeout, *, max_bytes: int, request_id: str | None
     ) -> bytes:
-        """GET an image URL; only ``http(s)``, redirects checked by hand, size capped."""
+        """GET an image URL: ``http(s)`` only, every redirect checked, size capped.
+
+        Example:
+            A URL that does not start with ``http://`` or ``https://`` is refused
+            before any connection is made:
+
+            >>> import anyio
+            >>> from nanobanana import ImageDownloadError, Timeout
+            >>> async def fetch(url: str) -> str:
+            ...     transport = Transport(max_connections=1, trust_env=False)
+            ...     try:
+            ...         await transport.download(url, Timeout(), max_bytes=1024, request_id=None)
+            ...     except ImageDownloadError as exc:
+            ...         return exc.message
+            ...     finally:
+            ...         await transport.aclose()
+            ...     return "fetched"
+            >>> print(anyio.run(fetch, "file:///etc/passwd"))
+            refusing to fetch an image URL with scheme 'file'; only http and https are allowed
+            >>> print(anyio.run(fetch, "http:/example.com/a.png"))  # doctest: +ELLIPSIS
+            refusing to fetch an image URL that does not start with http://; only http...
+        """
         session = await self.session()
-        current = url
         try:
-            for _ in range(_MAX_REDIRECTS + 1):
-                _check_scheme(current, url, request_id)
-                async with session.get(
-                    current,
-                    timeout=self._client_timeout(timeout),
-                    allow_redirects=False,
-                    proxy=self.proxy_for(current),
-                ) as resp:
-                    if resp.status in (301, 302, 303, 307, 308):
-                        location = resp.headers.get("Location")
-                        if not location:
-                            raise ImageDownloadError(
-                                "redirect without a Location header",
-                                url=redact_url(url),
-                                status=resp.status,
-                                request_id=request_id,
-                            )
-                        current = urljoin(current, location)
-                        continue
-                    if resp.status >= 400:
-                        raise ImageDownloadError(
-                            f"image download answered HTTP {resp.status}",
-                            url=redact_url(url),
-                            status=resp.status,
-                            request_id=request_id,
-                        )
-                    try:
-                        return await _read_capped(resp, max_bytes)
-                    except ResponseError as exc:
-                        raise ImageDownloadError(
-                            exc.message, url=redact_url(url), request_id=request_id
-                        ) from None
-            raise ImageDownloadError(
-                f"more than {_MAX_REDIRECTS} redirects", url=redact_url(url), request_id=request_id
-            )
+            return await self._follow(session, url, _client_timeout(timeout), max_bytes, request_id)
         except ImageDownloadError:
             raise
         except TimeoutError:
@@ -298,6 +270,58 @@ class Transport:
                 request_id=request_id,
             ) from None
 
+    async def _follow(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        timeout: aiohttp.ClientTimeout,
+        max_bytes: int,
+        request_id: str | None,
+    ) -> bytes:
+        """Fetch ``url``, following redirects by hand so each target's scheme is checked."""
+
+        def failure(message: str, status: int | None = None) -> ImageDownloadError:
+            return ImageDownloadError(
+                message, url=redact_url(url), status=status, request_id=request_id
+            )
+
+        current = url
+        for _ in range(_MAX_REDIRECTS + 1):
+            if not is_http_url(current):
+                where = "" if current == url else " (after a redirect)"
+                raise failure(
+                    f"refusing to fetch an image URL {_scheme_problem(current)}{where}; "
+                    "only http and https are allowed"
+                )
+            async with session.get(
+                current, timeout=timeout, allow_redirects=False, proxy=self.proxy_for(current)
+            ) as resp:
+                if resp.status in _REDIRECTS:
+                    location = resp.headers.get("Location")
+                    if not location:
+                        raise failure("redirect without a Location header", resp.status)
+                    current = urljoin(current, location)
+                    continue
+                if resp.status >= 400:
+                    raise failure(f"image download failed with HTTP {resp.status}", resp.status)
+                try:
+                    return await _read_capped(resp, max_bytes)
+                except ResponseError as exc:
+                    raise failure(exc.message) from None
+        raise failure(f"more than {_MAX_REDIRECTS} redirects")
+
+
+def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
+
+
+def _request_data(body: bytes) -> bytes | io.BytesIO:
+    """What aiohttp is given to send: a body over 1 MiB (an edit's input images) as a
+    stream, which aiohttp writes in 64 KiB pieces; it warns about such a body given as
+    bytes, written in one go while the event loop waits. A smaller one, as bytes, is
+    written with the headers, without a stream's extra writes."""
+    return io.BytesIO(body) if len(body) > _STREAM_ABOVE else body
+
 
 def _bypassed(host: str, no_proxy: str) -> bool:
     """Whether ``NO_PROXY`` (``"*"``, or host names and ``.suffixes``) exempts ``host``."""
@@ -309,31 +333,22 @@ def _bypassed(host: str, no_proxy: str) -> bool:
     return False
 
 
-def redact_secret(body: bytes, headers: Mapping[str, str]) -> bytes:
-    """``body`` with the request's bearer key blanked out, should a server echo it."""
-    auth = headers.get("Authorization", "")
-    if auth.startswith("Bearer ") and len(auth) > 7:
-        return body.replace(auth[7:].encode(), b"**********")
-    return body
-
-
-def _check_scheme(current: str, original: str, request_id: str | None) -> None:
-    scheme = urlsplit(current).scheme.lower()
-    if scheme not in ("http", "https"):
-        where = "" if current == original else " (after a redirect)"
-        what = f"with scheme {scheme!r}" if scheme else "without a scheme"
-        raise ImageDownloadError(
-            f"refusing to fetch an image URL {what}{where}; only http and https are allowed",
-            url=redact_url(original),
-            request_id=request_id,
-        )
+def _scheme_problem(url: str) -> str:
+    """What is wrong with the start of ``url``, which is not ``http://`` or ``https://``."""
+    scheme = urlsplit(url).scheme.lower()
+    if not scheme:
+        return "without a scheme"
+    if scheme in ("http", "https"):
+        return f"that does not start with {scheme}://"
+    return f"with scheme {scheme!r}"
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The whole body of ``resp``; a ResponseError once it passes ``max_bytes``."""
     length = resp.content_length
     if length is not None and length > max_bytes:
         raise ResponseError(
-            f"the answer is {length} bytes, more than the {max_bytes}-byte cap",
+            f"the response is {length} bytes, more than the {max_bytes}-byte cap",
             request_id=resp.headers.get("x-inference-id"),
         )
     # Content-Length counts the bytes on the wire: a compressed body (a gzip bomb) can
@@ -346,7 +361,7 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
         size += len(chunk)
         if size > max_bytes:
             raise ResponseError(
-                f"the answer passed the {max_bytes}-byte cap and was cut off",
+                f"the response passed the {max_bytes}-byte cap and was cut off",
                 request_id=resp.headers.get("x-inference-id"),
             )
         chunks.append(chunk)

@@ -5,7 +5,7 @@
 bearer-key auth, the vendor's validation rules and error bodies, every documented
 response shape, real (tiny) PNG images that differ per prompt, usage headers, and
 fault switches for rate limits, server errors, dropped connections, hangs and
-malformed answers. Point any client at :attr:`FakeServer.url`::
+malformed responses. Point any client at :attr:`FakeServer.url`::
 
     import nanobanana
     from nanobanana.testing import FakeServer

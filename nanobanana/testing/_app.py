@@ -1,9 +1,10 @@
 """The request handlers of the fake server, and the state they share.
 
-:class:`FakeApi` holds the settings, fault queues, recordings and caches, and answers
-requests; :class:`~nanobanana.testing.FakeServer` adds the public switches and the
-lifecycle on top. Handlers run on the server's event loop; the only state the test's
-thread touches concurrently (faults, recordings) sits behind locks in its own class.
+:class:`FakeApi` responds to requests: it reads the server's settings, takes the
+queued faults, records every request and keeps the images it serves.
+:class:`~nanobanana.testing.FakeServer` wires it to the public switches and serves it.
+Handlers run on the server's event loop; the only state the test's thread touches
+concurrently (faults, recordings) sits behind locks in its own class.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from ._faults import (
 )
 from ._records import GENERATIONS_PATH, RecordedRequest, Recorder
 from ._responses import (
-    RESPONSE_SHAPES,
     FileStore,
     ImageCache,
     Usage,
@@ -42,6 +42,7 @@ from ._responses import (
     render_malformed,
     render_success,
 )
+from ._settings import ServerSettings
 from ._validation import ApiError, Job, validate_body
 
 __all__ = ["FakeApi"]
@@ -65,6 +66,11 @@ def _abandon(request: web.BaseRequest, *, reset: bool = False) -> web.StreamResp
     return web.Response()
 
 
+def _add_usage_headers(headers: CIMultiDict[str], usage: Usage) -> None:
+    headers["x-aimlapi-credits-used"] = format_number(usage.credits)
+    headers["x-aimlapi-usd-spent"] = format_number(usage.usd)
+
+
 def _decode(raw: bytes) -> Any:
     if not raw:
         return _NOT_JSON
@@ -75,103 +81,58 @@ def _decode(raw: bytes) -> Any:
 
 
 class FakeApi:
-    """Settings, state and request handlers of a fake AI/ML API (see ``FakeServer``)."""
+    """The request handlers of a fake AI/ML API, and the state they share.
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None,
-        shape: str,
-        image_size: tuple[int, int] | None,
-        image_bytes: int | None,
-        latency: float,
-        credits_per_image: float,
-        usd_per_image: float,
-        strict_models: bool,
-        max_files: int,
-    ) -> None:
-        if image_size is not None and (len(image_size) != 2 or min(image_size) < 1):
-            raise ValueError(f"image_size must be (width, height) >= 1, got {image_size!r}")
-        if image_bytes is not None and image_bytes < 0:
-            raise ValueError(f"image_bytes must be >= 0, got {image_bytes}")
-        #: The expected bearer key; ``None`` accepts any. Settable.
-        self.api_key = api_key
-        #: A fixed ``(width, height)`` for every image, or ``None``. Settable.
-        self.image_size = image_size
-        #: Approximate PNG file size to pad to, or ``None``. Settable.
-        self.image_bytes = image_bytes
-        #: Credits reported per image. Settable.
-        self.credits_per_image = credits_per_image
-        #: US dollars reported per image. Settable.
-        self.usd_per_image = usd_per_image
-        #: Whether unknown model ids get 404. Settable.
-        self.strict_models = strict_models
-        self.shape = shape
-        self.latency = latency
-        self._faults = FaultQueue()
-        self._download_faults = FaultQueue()
-        self._recorder = Recorder()
+    Args:
+        settings: Read anew on every request, so changes apply to the next one.
+        max_files: How many images to keep for ``/files/<id>.png``.
+
+    Attributes:
+        faults: Faults for the next generation requests, one taken per request.
+        download_faults: Faults for the next ``/files/`` downloads.
+        recorder: Every request received, and what was done with it.
+    """
+
+    def __init__(self, settings: ServerSettings, *, max_files: int) -> None:
+        self.faults = FaultQueue()
+        self.download_faults = FaultQueue()
+        self.recorder = Recorder()
+        self._settings = settings
         self._images = ImageCache()
         self._files = FileStore(max_files)
-        # Set while serving: the URL files are linked under, and a future that
-        # completes when the server begins to stop (it wakes hung requests).
         self._base_url = ""
-        self._stopping: asyncio.Future[None] | None = None
+        self._stopping = asyncio.Event()
 
-    @property
-    def shape(self) -> str:
-        """The response shape of successful answers; settable while running.
+    def serve_at(self, base_url: str) -> None:
+        """Link the images of URL responses under ``base_url``, the server's URL."""
+        self._base_url = base_url
 
-        Example:
-            >>> from nanobanana.testing import FakeServer
-            >>> server = FakeServer(shape="images_url")
-            >>> server.shape = "data_url"  # one of RESPONSE_SHAPES
-            >>> server.shape
-            'data_url'
-        """
-        return self._shape
-
-    @shape.setter
-    def shape(self, value: str) -> None:
-        if value not in RESPONSE_SHAPES:
-            raise ValueError(f"shape must be one of {RESPONSE_SHAPES}, got {value!r}")
-        self._shape = value
-
-    @property
-    def latency(self) -> float:
-        """Seconds added before every answer to the generation endpoint; settable.
-
-        Example:
-            >>> from nanobanana.testing import FakeServer
-            >>> server = FakeServer(latency=0.5)
-            >>> server.latency = 0
-            >>> server.latency
-            0.0
-        """
-        return self._latency
-
-    @latency.setter
-    def latency(self, value: float) -> None:
-        if value < 0:
-            raise ValueError(f"latency must be >= 0, got {value}")
-        self._latency = float(value)
-
-    def _build_app(self) -> web.Application:
+    def build_app(self) -> web.Application:
+        """A new aiohttp application with the handlers, ready to serve."""
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_post(GENERATIONS_PATH, self._on_generation)
         app.router.add_get("/files/{file_id}.png", self._on_file)
         app.router.add_route("*", "/{tail:.*}", self._on_other)
+        app.on_startup.append(self._on_startup)
+        app.on_shutdown.append(self._on_shutdown)
         return app
+
+    async def _on_startup(self, app: web.Application) -> None:
+        # Made on the loop that serves, which may differ from one start to the next.
+        self._stopping = asyncio.Event()
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        # Wakes hung and delayed requests, so stopping the server does not wait on them.
+        self._stopping.set()
 
     async def _until_stopped(self, timeout: float | None) -> bool:
         """Wait ``timeout`` seconds (``None``: forever); True if the server is stopping."""
-        stopping = self._stopping
-        if stopping is None:
-            return True
-        # asyncio.wait, unlike awaiting the future, never cancels the shared future
-        # when this handler is cancelled.
-        done, _ = await asyncio.wait((stopping,), timeout=timeout)
-        return bool(done)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._stopping.wait()
+        except TimeoutError:
+            return False
+        return True
 
     # -- handlers ---------------------------------------------------------------
 
@@ -187,7 +148,7 @@ class FakeApi:
             client_port=peer[1] if isinstance(peer, tuple) and len(peer) > 1 else None,
             received_at=time.monotonic(),
         )
-        return self._recorder.add(record)
+        return self.recorder.add(record)
 
     def _headers(self, request: web.Request) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()
@@ -205,15 +166,17 @@ class FakeApi:
         return web.Response(status=status, body=json.dumps(body).encode(), headers=headers)
 
     def _usage(self, images: int) -> Usage:
-        return Usage(images, images * self.credits_per_image, images * self.usd_per_image)
+        settings = self._settings
+        return Usage(images, images * settings.credits_per_image, images * settings.usd_per_image)
 
     def _success_body(self, job: Job, usage: Usage) -> bytes:
-        size = image_dimensions(job.aspect_ratio, job.resolution, self.image_size)
+        size = image_dimensions(job.aspect_ratio, job.resolution, self._settings.image_size)
         images = [
-            self._images.get(job.prompt, index, size, self.image_bytes)
+            self._images.get(job.prompt, index, size, self._settings.image_bytes)
             for index in range(job.num_images)
         ]
-        return render_success(self.shape, images, job.prompt, usage, self._files, self._base_url)
+        shape = self._settings.shape
+        return render_success(shape, images, job.prompt, usage, self._files, self._base_url)
 
     async def _on_generation(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -222,29 +185,30 @@ class FakeApi:
             return self._too_large(request)
         body = _decode(raw)
         token = self._record(request, body, len(raw))
-        fault = self._faults.pop()
+        fault = self.faults.pop()
         hung = False
         try:
             if isinstance(fault, Hang):
                 hung = True
-                self._recorder.settle(token, "hung", None)
+                self.recorder.settle(token, "hung", None)
                 await self._until_stopped(None)
                 return _abandon(request)
-            delay = self._latency + (fault.seconds if isinstance(fault, Slow) else 0.0)
+            delay = self._settings.latency + (fault.seconds if isinstance(fault, Slow) else 0.0)
             if delay > 0 and await self._until_stopped(delay):
-                self._recorder.settle(token, "dropped", None)
+                self.recorder.settle(token, "dropped", None)
                 return _abandon(request)
         except asyncio.CancelledError:
             if not hung:
-                self._recorder.settle(token, "cancelled", None)
+                self.recorder.settle(token, "cancelled", None)
             raise
-        response, outcome = self._answer(request, body, fault)
-        self._recorder.settle(token, outcome, response.status if outcome != "dropped" else None)
+        response, outcome = self._respond(request, body, fault)
+        self.recorder.settle(token, outcome, response.status if outcome != "dropped" else None)
         return response
 
-    def _answer(
+    def _respond(
         self, request: web.Request, body: Any, fault: Fault | None
     ) -> tuple[web.StreamResponse, str]:
+        """The response to a generation request, and its outcome for the record."""
         if isinstance(fault, Drop):
             return _abandon(request, reset=fault.reset), "dropped"
         headers = self._headers(request)
@@ -256,25 +220,29 @@ class FakeApi:
             return response, f"fault:{fault.status}"
         if isinstance(fault, Malformed):
             return self._malformed(fault.kind, body, headers), f"malformed:{fault.kind}"
+        return self._generate(request, body, headers)
 
+    def _generate(
+        self, request: web.Request, body: Any, headers: CIMultiDict[str]
+    ) -> tuple[web.Response, str]:
+        """What the API itself responds: an auth or validation error, or the images."""
         if not self._authorized(request):
             return self._vendor_error(request, 401, "A valid API key is required", headers), "401"
         try:
             if body is _NOT_JSON:
                 raise ApiError(400, "Body validation error! Expected a JSON object body")
-            job = validate_body(body, strict_models=self.strict_models)
+            job = validate_body(body, strict_models=self._settings.strict_models)
         except ApiError as exc:
             return self._vendor_error(request, exc.status, exc.message, headers), str(exc.status)
         usage = self._usage(job.num_images)
         payload = self._success_body(job, usage)
-        headers["x-aimlapi-credits-used"] = format_number(usage.credits)
-        headers["x-aimlapi-usd-spent"] = format_number(usage.usd)
+        _add_usage_headers(headers, usage)
         headers["Content-Type"] = "application/json"
         return web.Response(body=payload, headers=headers), "ok"
 
     def _too_large(self, request: web.Request) -> web.Response:
         token = self._record(request, _NOT_JSON, request.content_length or 0)
-        self._recorder.settle(token, "413", 413)
+        self.recorder.settle(token, "413", 413)
         message = f"Request body larger than {_MAX_BODY} bytes"
         return self._vendor_error(request, 413, message, self._headers(request))
 
@@ -283,7 +251,7 @@ class FakeApi:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return False
-        return self.api_key is None or token == self.api_key
+        return self._settings.api_key is None or token == self._settings.api_key
 
     def _malformed(self, kind: str, body: Any, headers: CIMultiDict[str]) -> web.Response:
         try:
@@ -294,29 +262,28 @@ class FakeApi:
         success = self._success_body(job, usage) if kind == "truncated" else b""
         payload, content_type = render_malformed(kind, success, usage)
         headers["Content-Type"] = content_type
-        headers["x-aimlapi-credits-used"] = format_number(usage.credits)
-        headers["x-aimlapi-usd-spent"] = format_number(usage.usd)
+        _add_usage_headers(headers, usage)
         return web.Response(body=payload, headers=headers)
 
     async def _on_file(self, request: web.Request) -> web.StreamResponse:
         token = self._record(request, _NOT_JSON, 0)
         headers = self._headers(request)
-        fault = self._download_faults.pop()
+        fault = self.download_faults.pop()
         if isinstance(fault, Fail):
             response = self._vendor_error(request, fault.status, "Download failed", headers)
-            self._recorder.settle(token, f"fault:{fault.status}", fault.status)
+            self.recorder.settle(token, f"fault:{fault.status}", fault.status)
             return response
         image = self._files.get(request.match_info["file_id"])
         if image is None:
-            self._recorder.settle(token, "404", 404)
+            self.recorder.settle(token, "404", 404)
             return self._vendor_error(request, 404, "File not found", headers)
-        self._recorder.settle(token, "ok", 200)
+        self.recorder.settle(token, "ok", 200)
         headers["Content-Type"] = "image/png"
         return web.Response(body=image.png, headers=headers)
 
     async def _on_other(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         token = self._record(request, _decode(raw), len(raw))
-        self._recorder.settle(token, "404", 404)
+        self.recorder.settle(token, "404", 404)
         message = f"Cannot {request.method} {request.path}"
         return self._vendor_error(request, 404, message, self._headers(request))

@@ -64,7 +64,7 @@ JsonBody = Mapping[str, Any]
 
 @attrs.frozen
 class Fail:
-    """Answer with ``status`` instead of generating."""
+    """Respond with ``status`` instead of generating."""
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()
@@ -74,26 +74,26 @@ class Fail:
 
 @attrs.frozen
 class Drop:
-    """Close the connection without answering (``reset``: with a TCP RST)."""
+    """Close the connection without a response (``reset``: with a TCP RST)."""
 
     reset: bool = False
 
 
 @attrs.frozen
 class Hang:
-    """Never answer; give up only when the client leaves or the server stops."""
+    """Never respond; give up only when the client leaves or the server stops."""
 
 
 @attrs.frozen
 class Malformed:
-    """Answer 200 with a body a client cannot use (one of :data:`MALFORMED_KINDS`)."""
+    """Respond 200 with a body a client cannot use (one of :data:`MALFORMED_KINDS`)."""
 
     kind: str
 
 
 @attrs.frozen
 class Slow:
-    """Answer normally, ``seconds`` later than usual."""
+    """Respond normally, ``seconds`` later than usual."""
 
     seconds: float
 
@@ -109,15 +109,14 @@ class FaultQueue:
         self._items: deque[Fault] = deque()
 
     def push(self, fault: Fault, count: int) -> None:
+        """Queue ``fault`` for the next ``count`` requests, after those already queued."""
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"n must be a non-negative integer, got {count!r}")
         with self._lock:
             self._items.extend([fault] * count)
 
     def pop(self) -> Fault | None:
-        # Most requests find the queue empty; checking without the lock keeps that free.
-        if not self._items:
-            return None
+        """The oldest queued fault, taken off the queue; ``None`` when it is empty."""
         with self._lock:
             return self._items.popleft() if self._items else None
 
@@ -126,7 +125,8 @@ class FaultQueue:
             self._items.clear()
 
     def __len__(self) -> int:
-        return len(self._items)
+        with self._lock:
+            return len(self._items)
 
 
 def default_message(status: int) -> str:

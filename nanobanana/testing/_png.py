@@ -12,14 +12,11 @@ Decoders skip such chunks, so a padded file still shows the same picture.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import struct
-import threading
 import zlib
-from collections import OrderedDict
 
-__all__ = ["PNG_SIGNATURE", "encode_padded", "make_png", "png_size"]
+__all__ = ["PNG_SIGNATURE", "make_png", "png_size"]
 
 #: The eight bytes every PNG file starts with.
 PNG_SIGNATURE: bytes = b"\x89PNG\r\n\x1a\n"
@@ -28,15 +25,8 @@ PNG_SIGNATURE: bytes = b"\x89PNG\r\n\x1a\n"
 # uppercase third: the reserved bit PNG requires; lowercase fourth: safe to copy.
 _PAD_TYPE = b"nbPd"
 _CHUNK_OVERHEAD = 12  # length, type, CRC
-# Signature plus the whole IHDR chunk. It is a multiple of 3, which is what lets the
-# server base64-encode the three parts of a padded file separately (see encode_padded).
-_HEAD_SIZE = 8 + _CHUNK_OVERHEAD + 13
+_HEAD_SIZE = 8 + _CHUNK_OVERHEAD + 13  # the signature and the whole IHDR chunk
 _MAX_SIDE = 16_384
-
-# One pseudo-random blob, grown on demand, that all padding is sliced from. Random
-# rather than zeros so padded files stay as incompressible as real photographs.
-_pad_source = b""
-_pad_lock = threading.Lock()
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -77,20 +67,9 @@ def _body(width: int, height: int, seed: bytes) -> bytes:
 
 
 def _padding(size: int) -> bytes:
-    global _pad_source
-    if len(_pad_source) < size:
-        with _pad_lock:
-            if len(_pad_source) < size:
-                grown = max(size, 2 * len(_pad_source), 64 * 1024)
-                _pad_source = hashlib.shake_256(b"nanobanana fake padding").digest(grown)
-    return _pad_source[:size]
-
-
-def _check(width: int, height: int, pad_to: int | None) -> None:
-    if not (0 < width <= _MAX_SIDE and 0 < height <= _MAX_SIDE):
-        raise ValueError(f"width and height must be 1..{_MAX_SIDE}, got {width}x{height}")
-    if pad_to is not None and pad_to < 0:
-        raise ValueError(f"pad_to must be >= 0, got {pad_to}")
+    # Pseudo-random rather than zeros, so padded files stay as incompressible as
+    # real photographs.
+    return hashlib.shake_256(b"nanobanana fake padding").digest(size)
 
 
 def make_png(width: int, height: int, seed: bytes, pad_to: int | None = None) -> bytes:
@@ -117,69 +96,15 @@ def make_png(width: int, height: int, seed: bytes, pad_to: int | None = None) ->
         >>> png_size(png)
         (32, 16)
     """
-    _check(width, height, pad_to)
-    head, body = _head(width, height), _body(width, height, seed)
-    if pad_to is None:
-        return head + body
-    room = pad_to - len(head) - len(body) - _CHUNK_OVERHEAD
-    if room < 0:
-        return head + body
-    return head + _chunk(_PAD_TYPE, _padding(room)) + body
-
-
-class _PadChunks:
-    """Padding chunks, and their base64, by data length: a few sizes serve many files."""
-
-    def __init__(self, limit: int = 16) -> None:
-        self._limit = limit
-        self._items: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, size: int) -> tuple[bytes, bytes]:
-        with self._lock:
-            hit = self._items.get(size)
-            if hit is not None:
-                self._items.move_to_end(size)
-                return hit
-        chunk = _chunk(_PAD_TYPE, _padding(size))
-        made = (chunk, base64.b64encode(chunk))
-        with self._lock:
-            self._items[size] = made
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
-        return made
-
-
-_pad_chunks = _PadChunks()
-
-
-def encode_padded(width: int, height: int, seed: bytes, pad_to: int | None) -> tuple[bytes, bytes]:
-    """Make a PNG like :func:`make_png` together with its base64, cheaply.
-
-    The padded size is approximate (it lands within about 0.4% below ``pad_to``):
-    the padding length is rounded down to a multiple of 3 on a coarse grid, so files
-    of neighbouring sizes share one padding chunk. Because the header and the padding
-    chunk are multiples of 3 bytes long, the base64 of the whole file is the
-    concatenation of the parts' base64, and the large middle part is encoded once.
-
-    Args:
-        width: Image width in pixels.
-        height: Image height in pixels.
-        seed: Bytes the picture is derived from.
-        pad_to: Approximate file size wanted, or ``None`` for no padding.
-
-    Returns:
-        ``(png, base64_of_png)``, the latter as ASCII bytes.
-    """
-    _check(width, height, pad_to)
+    if not (0 < width <= _MAX_SIDE and 0 < height <= _MAX_SIDE):
+        raise ValueError(f"width and height must be 1..{_MAX_SIDE}, got {width}x{height}")
+    if pad_to is not None and pad_to < 0:
+        raise ValueError(f"pad_to must be >= 0, got {pad_to}")
     head, body = _head(width, height), _body(width, height, seed)
     room = -1 if pad_to is None else pad_to - len(head) - len(body) - _CHUNK_OVERHEAD
     if room < 0:
-        png = head + body
-        return png, base64.b64encode(png)
-    grid = 3 * max(1, pad_to // 768) if pad_to else 3
-    chunk, chunk_b64 = _pad_chunks.get(room - room % grid)
-    return head + chunk + body, base64.b64encode(head) + chunk_b64 + base64.b64encode(body)
+        return head + body
+    return head + _chunk(_PAD_TYPE, _padding(room)) + body
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -33,7 +33,7 @@ class RecordedRequest:
             ``"ok"``, ``"fault:<status>"`` (a queued :meth:`FakeServer.fail_next`),
             ``"dropped"``, ``"hung"``, ``"malformed:<kind>"``, the status as a string
             for an error the API itself would give (``"400"``, ``"401"``, ``"404"``),
-            or ``"cancelled"`` when the client went away before an answer was decided.
+            or ``"cancelled"`` when the client went away before a response was decided.
         status: The HTTP status sent, or ``None`` when no response was sent.
 
     Example:

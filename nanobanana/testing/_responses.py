@@ -1,13 +1,15 @@
-"""Images and response bodies of the fake server, built for speed.
+"""Images and response bodies of the fake server.
 
-Everything here runs on the server's event loop for each successful request, so the
-expensive parts are cached: a PNG and its base64 are made once per (prompt, index,
-size, padding), and the base64 is spliced into the JSON as bytes instead of going
-through ``json.dumps`` (which would scan and copy megabytes per response).
+Benchmarks drive the server at thousands of responses a second, with images of up to
+a few megabytes, so two costs are kept off each response. Images are cached: a PNG
+and its base64 are made once per prompt, index, size and padding. And the base64 is
+spliced into the JSON as bytes: ``json.dumps`` spends about 10 ms on the base64 of a
+1.5 MB image, which would hold a benchmark server near 100 responses a second.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections import OrderedDict
@@ -17,7 +19,7 @@ from typing import Any
 import attrs
 
 from ._faults import MALFORMED_KINDS
-from ._png import encode_padded
+from ._png import make_png
 
 __all__ = [
     "RESPONSE_SHAPES",
@@ -30,8 +32,11 @@ __all__ = [
     "render_success",
 ]
 
-#: Response shapes the server can answer with (see :attr:`FakeServer.shape`).
+#: The shapes a successful response can take (see :attr:`FakeServer.shape`).
 RESPONSE_SHAPES: tuple[str, ...] = ("data_b64", "images_url", "data_url", "nb2", "output_choices")
+# The shapes that carry images as base64, and those that link to them.
+_INLINE_SHAPES = ("data_b64", "output_choices")
+_LINKED_SHAPES = ("images_url", "data_url", "nb2")
 
 # Gemini 2.5 Flash Image's documented output sizes divided by 16: small, yet the
 # ratio a client sees is the real one (1:1 is 1024x1024, 16:9 is 1344x768, ...).
@@ -103,12 +108,11 @@ class ImageCache:
         if image is not None:
             self._items.move_to_end(key)
             return image
-        png, b64 = encode_padded(
-            size[0], size[1], f"{index}\x00{prompt}".encode("utf-8", "surrogatepass"), pad_to
-        )
-        image = Image(png, b64, size[0], size[1])
+        seed = f"{index}\x00{prompt}".encode("utf-8", "surrogatepass")
+        png = make_png(size[0], size[1], seed, pad_to)
+        image = Image(png, base64.b64encode(png), size[0], size[1])
         self._items[key] = image
-        self._bytes += len(png) + len(b64)
+        self._bytes += len(image.png) + len(image.b64)
         while len(self._items) > self._max_items or (
             self._bytes > self._max_bytes and len(self._items) > 1
         ):
@@ -144,11 +148,16 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(float(value), 10)
 
 
+def _usage_meta(usage: Usage) -> dict[str, Any]:
+    return {"usage": {"credits_used": _number(usage.credits), "usd_spent": _number(usage.usd)}}
+
+
 def _describe(prompt: str) -> str:
     return f"Here is your image: {prompt[:200]}"
 
 
 def _splice(payload: Any, blobs: Sequence[bytes]) -> bytes:
+    """``payload`` as JSON, its placeholder strings replaced by ``blobs`` in order."""
     parts = json.dumps(payload, separators=(",", ":")).encode().split(_MARK_BYTES)
     out = [parts[0]]
     for blob, rest in zip(blobs, parts[1:], strict=True):
@@ -165,65 +174,70 @@ def render_success(
     files: FileStore,
     base_url: str,
 ) -> bytes:
-    """The JSON body of a successful generation, in one of :data:`RESPONSE_SHAPES`."""
+    """The JSON body of a successful generation, in one of :data:`RESPONSE_SHAPES`.
 
-    def url(image: Image) -> str:
-        return f"{base_url}/files/{files.add(image)}.png"
+    The URL shapes link every image under ``base_url``, keeping it in ``files``.
+    """
+    if shape in _INLINE_SHAPES:
+        payload = _inline_payload(shape, len(images), prompt, usage)
+        return _splice(payload, [image.b64 for image in images])
+    if shape not in _LINKED_SHAPES:
+        raise ValueError(f"unknown response shape {shape!r}")
+    links = [(image, f"{base_url}/files/{files.add(image)}.png") for image in images]
+    return json.dumps(_linked_payload(shape, links, prompt, usage), separators=(",", ":")).encode()
 
-    credits, usd = _number(usage.credits), _number(usage.usd)
-    payload: dict[str, Any]
+
+def _inline_payload(shape: str, count: int, prompt: str, usage: Usage) -> dict[str, Any]:
+    """A body carrying base64 images, each one a placeholder for :func:`_splice`."""
     if shape == "data_b64":
-        payload = {
-            "data": [{"url": None, "b64_json": _MARK} for _ in images],
-            "meta": {"usage": {"credits_used": credits, "usd_spent": usd}},
+        return {
+            "data": [{"url": None, "b64_json": _MARK} for _ in range(count)],
+            "meta": _usage_meta(usage),
         }
-        return _splice(payload, [image.b64 for image in images])
-    if shape == "output_choices":
-        payload = {
-            "output": {"choices": [{"image_base64": _MARK} for _ in images]},
-            "description": _describe(prompt),
-        }
-        return _splice(payload, [image.b64 for image in images])
+    return {
+        "output": {"choices": [{"image_base64": _MARK} for _ in range(count)]},
+        "description": _describe(prompt),
+    }
+
+
+def _linked_payload(
+    shape: str, links: Sequence[tuple[Image, str]], prompt: str, usage: Usage
+) -> dict[str, Any]:
+    """A body pointing at each image by URL."""
     if shape == "images_url":
-        payload = {
+        return {
             "images": [
                 {
-                    "url": url(image),
+                    "url": url,
                     "content_type": "image/png",
                     "file_name": "output.png",
                     "file_size": len(image.png),
                     "width": image.width,
                     "height": image.height,
                 }
-                for image in images
+                for image, url in links
             ],
             "description": _describe(prompt),
         }
-    elif shape == "data_url":
-        payload = {
+    if shape == "data_url":
+        return {
             "description": "",
             "data": [
                 {
-                    "url": url(image),
+                    "url": url,
                     "content_type": "image/png",
                     "width": image.width,
                     "height": image.height,
                     "file_name": "output.png",
                 }
-                for image in images
+                for image, url in links
             ],
             "meta": {"usage": {"tokens_used": _TOKENS_PER_IMAGE * usage.images}},
         }
-    elif shape == "nb2":
-        payload = {
-            "data": [
-                {"mime_type": "image/png", "b64_json": None, "url": url(image)} for image in images
-            ],
-            "meta": {"usage": {"credits_used": credits}},
-        }
-    else:
-        raise ValueError(f"unknown response shape {shape!r}")
-    return json.dumps(payload, separators=(",", ":")).encode()
+    return {  # nb2
+        "data": [{"mime_type": "image/png", "b64_json": None, "url": url} for _, url in links],
+        "meta": {"usage": {"credits_used": _number(usage.credits)}},
+    }
 
 
 _HTML_PAGE = (
@@ -238,10 +252,10 @@ def render_malformed(kind: str, success: bytes, usage: Usage) -> tuple[bytes, st
 
     Args:
         kind: One of :data:`MALFORMED_KINDS`.
-        success: The body a normal answer would have had (``"truncated"`` cuts it).
+        success: The body a normal response would have had (``"truncated"`` cuts it).
         usage: Billing figures for the JSON kinds.
     """
-    meta = {"usage": {"credits_used": _number(usage.credits), "usd_spent": _number(usage.usd)}}
+    meta = _usage_meta(usage)
     if kind == "not_json":
         return b"\x00\x1f<<< not json at all >>>\n", "text/html; charset=utf-8"
     if kind == "bad_json":

@@ -1,6 +1,6 @@
 """Request-body validation the way the AI/ML API does it, with its wording.
 
-The real API validates with zod and answers ``400 Body validation error! <detail>``;
+The real API validates with zod and responds ``400 Body validation error! <detail>``;
 the details below imitate zod's messages and always name the offending field, so a
 test can tell which rule fired.
 """
@@ -23,7 +23,7 @@ _DATA_URL = re.compile(r"data:image/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,(.*)"
 
 
 class ApiError(Exception):
-    """A request the fake answers with a vendor error body."""
+    """A request the fake responds to with a vendor error body."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -114,7 +114,7 @@ def validate_body(body: object, *, strict_models: bool) -> Job:
 
     Args:
         body: The decoded JSON body (anything ``json.loads`` returns).
-        strict_models: Answer an unknown model id with 404 instead of treating it
+        strict_models: Respond to an unknown model id with 404 instead of treating it
             like a generate model.
 
     Returns:
