@@ -1,12 +1,14 @@
-"""``AsyncClient``: the one implementation of generate and edit, with retries.
+"""``AsyncClient``: the one implementation of generate, edit and batch.
 
-The sync :class:`nanobanana.Client` runs this very code on a blocking portal; the
-batch engine calls :meth:`AsyncClient._execute` with hooks for its shared limiter.
+The sync :class:`nanobanana.Client` runs this very code on a blocking portal. A
+request goes: model resolved and checked, input images encoded, body written by
+the converter, sent by the transport inside the retry loop of :mod:`._retry`, and
+the response turned into an :class:`ImageResult` by :mod:`._decode`. The batch
+engine sends through a :class:`_BatchSender`, which holds the batch's options.
 """
 
 from __future__ import annotations
 
-import binascii
 import json
 import logging
 import os
@@ -15,68 +17,39 @@ import time
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Self
 
-import anyio
 import attrs
 
-from ._b64 import decode as b64decode
+from ._batch import AsyncBatch, BatchInput, BatchOptions, ProgressCallback
 from ._catalog import DEFAULT_MODEL, model_info
 from ._config import (
     USE_CLIENT_DEFAULT,
     Secret,
     UseClientDefault,
+    check_bool,
     check_client_request_id,
+    check_int,
+    check_number,
     missing_key_error,
     pick,
     resolve_api_key,
     resolve_base_url,
 )
-from ._converter import (
-    WireImage,
-    WireResponse,
-    parse_body,
-    request_body,
-    usage_from_headers,
-)
-from ._errors import (
-    APIConnectionError,
-    APIStatusError,
-    ClientClosedError,
-    ConfigurationError,
-    ResponseError,
-    ValidationError,
-)
-from ._imaging import image_size, sniff_mime
+from ._converter import request_body
+from ._decode import decode_response
+from ._errors import ClientClosedError, ConfigurationError, ValidationError
 from ._inputs import encode_images
-from ._models import (
-    GeneratedImage,
-    ImageInput,
-    ImageRequest,
-    ImageResult,
-    Timeout,
-    Usage,
-    fast_builder,
-    prompt_request,
-)
-from ._models import check_model_params as _check_model_params
-from ._retry import RetryPolicy, backoff_delay
-from ._transport import RawResponse, Transport, redact_secret, redact_url
+from ._models import ImageInput, ImageRequest, ImageResult, Timeout, check_model_params
+from ._retry import AttemptHooks, RetryPolicy, send_with_retries
+from ._transport import Transport, redact_secret, redact_url
 
-if TYPE_CHECKING:
-    from ._batch import AsyncBatch, BatchInput, BatchOptions, ProgressCallback
-
-__all__ = ["AsyncClient", "AttemptHooks"]
+__all__ = ["DEFAULT_TIMEOUT", "AsyncClient"]
 
 log = logging.getLogger("nanobanana")
 # A library logs; the application decides where records go. Without this, Python's
 # last-resort handler would print every retry on stderr of apps that set up nothing.
 log.addHandler(logging.NullHandler())
-
-# Made for every answer: the frozen classes, built through their slots.
-_new_result = fast_builder(ImageResult)
-_new_image = fast_builder(GeneratedImage)
-_new_usage = fast_builder(Usage)
 
 _ENDPOINT = "/v1/images/generations"
 #: The client's default timeout: 10 s to connect, 5 minutes in total.
@@ -84,53 +57,39 @@ DEFAULT_TIMEOUT = Timeout()
 _MiB = 1024 * 1024
 
 
-class AttemptHooks(Protocol):
-    """What the batch engine learns of, and decides in, each attempt of one request."""
-
-    def ready_for_attempt(self, attempt: int) -> bool:
-        """Called before attempt ``attempt`` (1 for the first) is sent: ``True`` if it
-        may go now (and is counted as sent), ``False`` to await :meth:`before_attempt`."""
-
-    async def before_attempt(self, attempt: int) -> None:
-        """Waits until attempt ``attempt`` may be sent."""
-
-    def after_attempt(self, error: BaseException | None) -> None:
-        """Called with the outcome of the attempt (``None``: success), even when the
-        attempt was cancelled."""
-
-    def refuse_retry(self, error: Exception) -> str | None:
-        """A reason not to retry ``error`` although the policy allows it, or ``None``."""
-
-
 @attrs.frozen
-class _CallOptions:
+class _RequestOptions:
+    """The options of one call (or of every request of one batch)."""
+
     timeout: Timeout
     retry: RetryPolicy
-    client_request_id: str | None
-    headers: Mapping[str, str]
+    client_request_id: str | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
-# The batch classes, imported on the first batch: importing the client does not need
-# them, and an import statement in batch() would go through the import system each time.
-_batch_classes: tuple[type[AsyncBatch], type[BatchOptions]] | None = None
+def _per_call(name: str, error: ConfigurationError) -> ValidationError:
+    """A bad per-call argument is a ValidationError, where the same setting given to
+    the client is a ConfigurationError."""
+    return ValidationError(name, str(error).removeprefix(f"{name} "))
 
 
-def _load_batch_classes() -> tuple[type[AsyncBatch], type[BatchOptions]]:
-    global _batch_classes
-    from ._batch import AsyncBatch, BatchOptions
-
-    _batch_classes = AsyncBatch, BatchOptions
-    return _batch_classes
-
-
-def _as_timeout(value: float | Timeout | None) -> Timeout:
+def _as_timeout(value: Any) -> Timeout:
     if isinstance(value, Timeout):
         return value
     if value is None:
         return Timeout(total=None, connect=None)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError("timeout", f"must be seconds or a Timeout, got {value!r}")
-    return Timeout(total=float(value))
+    seconds = check_number("timeout", value, positive=True)
+    return Timeout(total=seconds)
+
+
+def _check_headers(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigurationError(f"default_headers must map str to str, got {value!r}")
+    return dict(value)
 
 
 class AsyncClient:
@@ -151,7 +110,7 @@ class AsyncClient:
             1,000 is not throttled by it).
         default_headers: Headers sent with every request.
         max_download_bytes: Cap on each image fetched from a URL (default 64 MiB).
-        max_response_bytes: Cap on a JSON answer (default 512 MiB: four 4K images in
+        max_response_bytes: Cap on a JSON response (default 512 MiB: four 4K images in
             base64 fit).
         trust_env: Use the proxies named by ``HTTPS_PROXY``, ``HTTP_PROXY``,
             ``ALL_PROXY`` and ``NO_PROXY`` (read when the connection pool is made).
@@ -187,28 +146,23 @@ class AsyncClient:
         self._api_key: Secret | None = resolve_api_key(api_key)
         self._base_url = resolve_base_url(base_url)
         self._url = self._base_url + _ENDPOINT
+        self._url_for_logs = redact_url(self._url)
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(f"model must be a non-empty model id, got {model!r}")
         self._model = str(model).strip()
         self._timeout = _as_timeout(timeout)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
         policy = retry if retry is not None else RetryPolicy()
         if max_retries is not None:
             policy = attrs.evolve(policy, max_retries=max_retries)
         self._retry = policy
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise ConfigurationError(f"max_connections must be an int, got {max_connections!r}")
-        if max_connections < 1:
-            raise ConfigurationError(f"max_connections must be at least 1, got {max_connections}")
-        self._default_headers = dict(default_headers or {})
-        self._max_download = max_download_bytes
-        self._max_response = max_response_bytes
+        check_int("max_connections", max_connections, minimum=1)
+        self._default_headers = _check_headers(default_headers)
+        self._max_download = check_int("max_download_bytes", max_download_bytes, minimum=1)
+        self._max_response = check_int("max_response_bytes", max_response_bytes, minimum=1)
+        check_bool("trust_env", trust_env)
         self._transport = Transport(max_connections=max_connections, trust_env=trust_env)
-        # Most calls use the client's settings: build those options and headers once.
-        self._default_options = _CallOptions(
-            timeout=self._timeout, retry=self._retry, client_request_id=None, headers={}
-        )
-        self._default_request_headers: dict[str, str] | None = None
-        self._prompt_model: str | None = None  # see _model_for_prompt
         self._random = random.Random()
 
     def __repr__(self) -> str:
@@ -342,7 +296,7 @@ class AsyncClient:
             ValidationError: an invalid argument (nothing was sent).
             APIStatusError: the API answered with an error status (after retries).
             APIConnectionError: the API could not be reached (after retries).
-            ResponseError: the answer could not be used.
+            ResponseError: the response could not be used.
 
         Example:
             >>> import anyio, nanobanana as nb
@@ -356,27 +310,16 @@ class AsyncClient:
             >>> anyio.run(main)
             (84, 48)
         """
-        if (
-            model is None
-            and num_images is None
-            and aspect_ratio is None
-            and resolution is None
-            and extra_body is None
-        ):
-            request = prompt_request(prompt)
-            resolved: str | None = self._model_for_prompt(request)
-        else:
-            request = ImageRequest(
-                prompt=prompt,
-                model=model,
-                num_images=num_images,
-                aspect_ratio=aspect_ratio,
-                resolution=resolution,
-                extra_body=extra_body,
-            )
-            resolved = None
-        opts = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
-        return await self._execute(request, opts, None, resolved)
+        request = ImageRequest(
+            prompt=prompt,
+            model=model,
+            num_images=num_images,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            extra_body=extra_body,
+        )
+        options = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
+        return await self._execute(request, options)
 
     async def edit(
         self,
@@ -430,8 +373,8 @@ class AsyncClient:
         )
         if not request.images:
             raise ValidationError("images", "edit needs at least one image")
-        opts = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
-        return await self._execute(request, opts)
+        options = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
+        return await self._execute(request, options)
 
     async def send(
         self,
@@ -461,8 +404,8 @@ class AsyncClient:
             raise ValidationError(
                 "request", f"must be an ImageRequest, got {type(request).__name__}"
             )
-        opts = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
-        return await self._execute(request, opts)
+        options = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
+        return await self._execute(request, options)
 
     def batch(
         self,
@@ -505,7 +448,7 @@ class AsyncClient:
             max_credits: The same, in API credits.
             dry_run: Validate every input and count requests and images; send nothing.
             progress: Called (or awaited) with a :class:`BatchSummary` after each item.
-            adaptive: Lower the concurrency on 429 answers and raise it back slowly.
+            adaptive: Lower the concurrency on 429 responses and raise it back slowly.
             timeout: Per-request timeout (default: the client's).
             max_retries: Per-request retries (default: the client's).
             retry: Per-request retry policy (default: the client's).
@@ -526,8 +469,7 @@ class AsyncClient:
             >>> anyio.run(main)
             [True, True, True]
         """
-        batch_class, options_class = _batch_classes or _load_batch_classes()
-        options = options_class(
+        options = BatchOptions(
             concurrency=concurrency,
             requests_per_minute=requests_per_minute,
             adaptive=adaptive,
@@ -541,8 +483,8 @@ class AsyncClient:
             dry_run=dry_run,
             progress=progress,
         )
-        call = self._options(timeout, max_retries, retry, None, None)
-        return batch_class(self, requests, options, call)
+        sender = _BatchSender(self, self._options(timeout, max_retries, retry, None, None))
+        return AsyncBatch(sender, requests, options)
 
     # -- internals -------------------------------------------------------------------
 
@@ -553,22 +495,23 @@ class AsyncClient:
         retry: RetryPolicy | UseClientDefault,
         client_request_id: str | None,
         extra_headers: Mapping[str, str] | None,
-    ) -> _CallOptions:
-        if (
-            timeout is USE_CLIENT_DEFAULT
-            and max_retries is USE_CLIENT_DEFAULT
-            and retry is USE_CLIENT_DEFAULT
-            and client_request_id is None
-            and not extra_headers
-        ):
-            return self._default_options
+    ) -> _RequestOptions:
         policy = pick(retry, self._retry)
+        if not isinstance(policy, RetryPolicy):
+            raise ValidationError("retry", f"must be a RetryPolicy, got {policy!r}")
         if not isinstance(max_retries, UseClientDefault):
-            policy = attrs.evolve(policy, max_retries=max_retries)
-        return _CallOptions(
-            timeout=self._timeout
-            if isinstance(timeout, UseClientDefault)
-            else _as_timeout(timeout),
+            try:
+                policy = attrs.evolve(policy, max_retries=max_retries)
+            except ConfigurationError as exc:
+                raise _per_call("max_retries", exc) from None
+        chosen = self._timeout
+        if not isinstance(timeout, UseClientDefault):
+            try:
+                chosen = _as_timeout(timeout)
+            except ConfigurationError as exc:
+                raise _per_call("timeout", exc) from None
+        return _RequestOptions(
+            timeout=chosen,
             retry=policy,
             client_request_id=check_client_request_id(client_request_id),
             headers=dict(extra_headers or {}),
@@ -594,254 +537,81 @@ class AsyncClient:
                     "images", f"{info.id} edits images: pass at least one input image"
                 )
             if request.model is None or model != request.model:
-                _check_model_params(request, model)
+                check_model_params(request, model)
         return model
 
-    def _model_for_prompt(self, request: ImageRequest) -> str:
-        """:meth:`resolve_model` of a request made by ``prompt_request`` (a prompt and
-        nothing else): that depends on the client's model alone, so it is worked out
-        once. A model that needs input images raises every time."""
-        model = self._prompt_model
-        if model is None:
-            model = self._prompt_model = self.resolve_model(request)
-        return model
-
-    def _headers(self, opts: _CallOptions) -> dict[str, str]:
+    def _headers(self, options: _RequestOptions) -> dict[str, str]:
         if self._api_key is None:
             raise missing_key_error()
-        if opts is self._default_options and self._default_request_headers is not None:
-            return self._default_request_headers  # aiohttp copies, never changes it
-        headers = {**self._default_headers, **opts.headers}
+        headers = {**self._default_headers, **options.headers}
         headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
         headers["Content-Type"] = "application/json"
-        if opts.client_request_id is not None:
-            headers["X-Client-Request-Id"] = opts.client_request_id
-        if opts is self._default_options:
-            self._default_request_headers = headers
+        if options.client_request_id is not None:
+            headers["X-Client-Request-Id"] = options.client_request_id
         return headers
 
     async def _execute(
         self,
         request: ImageRequest,
-        opts: _CallOptions,
+        options: _RequestOptions,
         hooks: AttemptHooks | None = None,
         model: str | None = None,
     ) -> ImageResult:
-        """Send ``request``; ``model``, when the caller resolved it already, is trusted."""
+        """Send ``request`` (to ``model``, when the caller resolved it already)."""
         if self._transport.closed:
             raise ClientClosedError("the client is closed; create a new one")
         if model is None:
             model = self.resolve_model(request)
-        headers = self._headers(opts)
-        image_urls = await encode_images(request.images) if request.images else None
+        headers = self._headers(options)
+        image_urls = await encode_images(request.images)
         body = json.dumps(request_body(request, model, image_urls)).encode()
-        raw = await self._send_with_retries(body, headers, opts, hooks)
-        request_id = raw.request_id
-        try:
-            wire = parse_body(raw.body, request_id=request_id)
-            # Images inline (the usual answer) are decoded here, with no coroutine.
-            images = _inline_images(wire.images, request_id)
-            if images is None:  # some are to be downloaded
-                images = await self._images(wire, opts.timeout, request_id)
-        except ResponseError as exc:
-            # The start of the answer, for diagnosis, without the key should it echo it.
-            exc.body = redact_secret(exc.body or raw.body[:65536], headers)
-            raise
-        return _new_result(
-            images=images,
-            model=model,
-            description=wire.description,
-            usage=_merge_usage(wire, raw.headers),
-            request_id=request_id,
-        )
-
-    async def _send_with_retries(
-        self,
-        body: bytes,
-        headers: Mapping[str, str],
-        opts: _CallOptions,
-        hooks: AttemptHooks | None,
-    ) -> RawResponse:
-        policy = opts.retry
         started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            if hooks is not None and not hooks.ready_for_attempt(attempt):
-                await hooks.before_attempt(attempt)
-            try:
-                raw = await self._transport.post_json(
-                    self._url,
-                    body,
-                    headers,
-                    opts.timeout,
-                    max_bytes=self._max_response,
-                    client_request_id=opts.client_request_id,
-                )
-            except (APIStatusError, APIConnectionError) as exc:
-                if hooks is not None:
-                    hooks.after_attempt(exc)
-                wait = self._retry_wait(exc, attempt, policy, started, hooks)
-                reason = (
-                    f"HTTP {exc.status}" if isinstance(exc, APIStatusError) else type(exc).__name__
-                )
-                log.info(
-                    "retrying after %s (attempt %d of %d), waiting %.3f s",
-                    reason,
-                    attempt,
-                    policy.max_retries + 1,
-                    wait,
-                    extra={"attempt": attempt, "reason": reason, "wait": wait},
-                )
-                await anyio.sleep(wait)
-                continue
-            except BaseException as exc:
-                if hooks is not None:
-                    hooks.after_attempt(exc)
-                raise
-            if hooks is not None:
-                hooks.after_attempt(None)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "POST %s: HTTP %d, %d bytes after %.3f s (attempt %d, request id %s)",
-                    redact_url(self._url),
-                    raw.status,
-                    len(raw.body),
-                    time.monotonic() - started,
-                    attempt,
-                    raw.request_id,
-                )
-            return raw
 
-    def _retry_wait(
-        self,
-        exc: APIStatusError | APIConnectionError,
-        attempt: int,
-        policy: RetryPolicy,
-        started: float,
-        hooks: AttemptHooks | None,
-    ) -> float:
-        """How long to wait before retrying ``exc``; re-raises it when no retry is due."""
-        if isinstance(exc, APIStatusError):
-            retryable = policy.should_retry_status(exc.status)
-        else:
-            retryable = policy.retry_connection_errors
-        if not retryable or attempt > policy.max_retries:
-            raise exc
-        if hooks is not None:
-            refusal = hooks.refuse_retry(exc)
-            if refusal is not None:
-                exc.message = f"{exc.message} (not retried: {refusal})"
-                raise exc
-        asked = exc.retry_after if isinstance(exc, APIStatusError) else None
-        if asked is not None:
-            if asked > policy.max_retry_after:
-                exc.message = (
-                    f"{exc.message} (the server asked to wait {asked:g} s, more than "
-                    f"max_retry_after={policy.max_retry_after:g} s; not retried)"
-                )
-                raise exc
-            wait = asked
-        else:
-            wait = backoff_delay(policy, attempt, self._random.random())
-        if time.monotonic() - started + wait > policy.max_total:
-            exc.message = (
-                f"{exc.message} (retries stopped: max_total={policy.max_total:g} s reached)"
-            )
-            raise exc
-        return wait
-
-    async def _images(
-        self, wire: WireResponse, timeout: Timeout, request_id: str | None
-    ) -> tuple[GeneratedImage, ...]:
-        if sum(1 for w in wire.images if w.b64 is None) <= 1:
-            return tuple([await self._materialise(i, timeout, request_id) for i in wire.images])
-        # Several downloads: fetch them at the same time.
-        fetched: list[GeneratedImage | None] = [None] * len(wire.images)
-
-        async def fetch(i: int, item: WireImage) -> None:
-            fetched[i] = await self._materialise(item, timeout, request_id)
-
-        try:
-            async with anyio.create_task_group() as tg:
-                for i, item in enumerate(wire.images):
-                    tg.start_soon(fetch, i, item)
-        except* ResponseError as group:  # the error itself, not a group of one
-            raise group.exceptions[0] from None
-        return tuple(img for img in fetched if img is not None)
-
-    async def _materialise(
-        self, item: WireImage, timeout: Timeout, request_id: str | None
-    ) -> GeneratedImage:
-        if item.b64 is not None:
-            data = _decode_b64(item.b64, request_id)
-        elif item.url is not None:
-            data = await self._transport.download(
-                item.url, timeout, max_bytes=self._max_download, request_id=request_id
-            )
-        else:
-            raise ResponseError(
-                "an image entry has neither base64 data nor a URL", request_id=request_id
-            )
-        return _to_image(data, item, request_id)
-
-
-def _inline_images(
-    images: tuple[WireImage, ...], request_id: str | None
-) -> tuple[GeneratedImage, ...] | None:
-    """The images of an answer that carries them all inline (the usual case), decoded
-    without a coroutine per image; ``None`` when one of them is to be downloaded."""
-    texts: list[str] = []
-    for item in images:
-        if item.b64 is None:
-            return None
-        texts.append(item.b64)
-    return tuple(
-        [
-            _to_image(_decode_b64(text, request_id), item, request_id)
-            for text, item in zip(texts, images, strict=True)
-        ]
-    )
-
-
-def _to_image(data: bytes, item: WireImage, request_id: str | None) -> GeneratedImage:
-    mime = sniff_mime(data)
-    if mime is None:
-        raise ResponseError(
-            f"an image in the answer is not a PNG, JPEG, WEBP or GIF ({len(data)} bytes)",
-            request_id=request_id,
+        response = await send_with_retries(
+            lambda: self._transport.post_json(
+                self._url,
+                body,
+                headers,
+                options.timeout,
+                max_bytes=self._max_response,
+                client_request_id=options.client_request_id,
+            ),
+            options.retry,
+            hooks,
+            rand=self._random.random,
         )
-    width, height = item.width, item.height
-    if width is None or height is None:
-        size = image_size(data, mime)
-        if size is not None:
-            width, height = size
-    return _new_image(data=data, mime_type=mime, url=item.url, width=width, height=height)
-
-
-def _decode_b64(text: str, request_id: str | None) -> bytes:
-    if text.startswith("data:"):
-        _, sep, text = text.partition(",")
-        if not sep:
-            raise ResponseError("a data URL in the answer has no payload", request_id=request_id)
-    try:
-        data = b64decode(text)
-    except (binascii.Error, ValueError):
-        raise ResponseError("an image's base64 data is invalid", request_id=request_id) from None
-    if not data:
-        raise ResponseError("an image's base64 data is empty", request_id=request_id)
-    return data
-
-
-def _merge_usage(wire: WireResponse, headers: Mapping[str, str]) -> Usage:
-    body = wire.usage
-    if body.credits_used is not None and body.usd_spent is not None:
-        return _new_usage(
-            credits_used=body.credits_used, usd_spent=body.usd_spent, tokens_used=body.tokens_used
+        log.debug(
+            "POST %s: HTTP %d, %d bytes after %.3f s (request id %s)",
+            self._url_for_logs,
+            response.status,
+            len(response.body),
+            time.monotonic() - started,
+            response.request_id,
         )
-    head = usage_from_headers(headers)
-    return _new_usage(
-        credits_used=body.credits_used if body.credits_used is not None else head.credits_used,
-        usd_spent=body.usd_spent if body.usd_spent is not None else head.usd_spent,
-        tokens_used=body.tokens_used,
-    )
+
+        async def download(url: str) -> bytes:
+            return await self._transport.download(
+                url, options.timeout, max_bytes=self._max_download, request_id=response.request_id
+            )
+
+        return await decode_response(
+            response.body,
+            response.headers,
+            model=model,
+            download=download,
+            redact=lambda excerpt: redact_secret(excerpt, headers),
+        )
+
+
+class _BatchSender:
+    """What the batch engine sends through: the client, with the batch's options."""
+
+    def __init__(self, client: AsyncClient, options: _RequestOptions) -> None:
+        self._client = client
+        self._options = options
+
+    def resolve_model(self, request: ImageRequest) -> str:
+        return self._client.resolve_model(request)
+
+    async def send(self, request: ImageRequest, model: str, hooks: AttemptHooks) -> ImageResult:
+        return await self._client._execute(request, self._options, hooks, model)

@@ -1,29 +1,63 @@
-"""The retry policy: a frozen value and pure functions, no I/O and no sleeping.
+"""Retries: the policy (a frozen value), the pure backoff arithmetic, and the loop.
 
-The core asks two questions of it after each failed attempt: *may I retry?* and
-*how long do I wait?* The answers depend only on the policy, the attempt number,
-what the server said and a random number, so they are easy to test and to reason about.
+After each failed attempt the loop asks two questions: *may I retry?* and *how long
+do I wait?* The answers depend only on the policy, the attempt number, what the
+server said, the time spent so far and a random number (:func:`retry_wait`), so
+they are easy to test and to reason about. :func:`send_with_retries` is the loop
+itself: it takes the attempt to make as a callable, so it is tested without HTTP.
 """
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+import logging
 import math
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Protocol, TypeVar
 
+import anyio
 import attrs
 
-__all__ = ["DEFAULT_RETRY_STATUSES", "RetryPolicy", "backoff_delay", "parse_retry_after"]
+from ._amend import amended
+from ._config import check_bool, check_int, check_number
+from ._errors import APIConnectionError, APIStatusError, ConfigurationError
+
+__all__ = [
+    "DEFAULT_RETRY_STATUSES",
+    "AttemptHooks",
+    "RetryPolicy",
+    "backoff_delay",
+    "parse_retry_after",
+    "retry_wait",
+    "send_with_retries",
+]
+
+log = logging.getLogger("nanobanana")
+
+T = TypeVar("T")
 
 #: Statuses that are worth another try: timeouts, conflicts, rate limits and gateways.
 DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
+def _seconds(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    check_number(attribute.name, value)
+
+
+def _statuses(value: Iterable[int]) -> frozenset[int]:
+    try:
+        statuses = frozenset(value)
+    except TypeError:
+        raise ConfigurationError(
+            f"retry_statuses must be a collection of HTTP statuses, got {value!r}"
+        ) from None
+    for status in statuses:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ConfigurationError(f"retry_statuses holds {status!r}, not an HTTP status")
+    return statuses
 
 
 @attrs.frozen(kw_only=True)
@@ -58,19 +92,22 @@ class RetryPolicy:
     """
 
     max_retries: int = attrs.field(default=3)
-    initial_delay: float = attrs.field(default=0.5, validator=_non_negative)
-    max_delay: float = attrs.field(default=8.0, validator=_non_negative)
-    max_total: float = attrs.field(default=120.0, validator=_non_negative)
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    initial_delay: float = attrs.field(default=0.5, validator=_seconds)
+    max_delay: float = attrs.field(default=8.0, validator=_seconds)
+    max_total: float = attrs.field(default=120.0, validator=_seconds)
+    max_retry_after: float = attrs.field(default=60.0, validator=_seconds)
     retry_statuses: frozenset[int] = attrs.field(
-        default=DEFAULT_RETRY_STATUSES, converter=frozenset
+        default=DEFAULT_RETRY_STATUSES, converter=_statuses
     )
-    retry_connection_errors: bool = True
+    retry_connection_errors: bool = attrs.field(default=True)
 
     @max_retries.validator
-    def _check_max_retries(self, _: attrs.Attribute[int], value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"max_retries must be an int >= 0, got {value!r}")
+    def _check_max_retries(self, attribute: attrs.Attribute[int], value: int) -> None:
+        check_int(attribute.name, value, minimum=0)
+
+    @retry_connection_errors.validator
+    def _check_retry_connection_errors(self, attribute: attrs.Attribute[bool], value: bool) -> None:
+        check_bool(attribute.name, value)
 
     @classmethod
     def no_wait(cls, max_retries: int = 3) -> RetryPolicy:
@@ -100,7 +137,7 @@ class RetryPolicy:
         return cls(max_retries=0)
 
     def should_retry_status(self, status: int) -> bool:
-        """Whether an answer with ``status`` is worth another attempt.
+        """Whether a response with ``status`` is worth another attempt.
 
         Example:
             >>> from nanobanana import RetryPolicy
@@ -166,3 +203,135 @@ def _parse_number(raw: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+# -- the loop ------------------------------------------------------------------------
+
+
+class AttemptHooks(Protocol):
+    """What a caller (the batch engine) learns of, and decides in, each attempt."""
+
+    async def before_attempt(self, attempt: int) -> None:
+        """Wait until attempt ``attempt`` (1 for the first) may be sent."""
+
+    def after_attempt(self, error: BaseException | None) -> None:
+        """The outcome of the attempt (``None``: success), even when it was cancelled."""
+
+    def refuse_retry(self, error: Exception) -> str | None:
+        """A reason not to retry ``error`` although the policy allows it, or ``None``."""
+
+
+RetryableError = APIStatusError | APIConnectionError
+
+
+def retry_wait(
+    error: RetryableError, attempt: int, policy: RetryPolicy, *, elapsed: float, rand: float
+) -> float | str:
+    """How long to wait before retrying ``error``, or why it is not retried.
+
+    Args:
+        error: What attempt ``attempt`` (1 for the first) raised.
+        attempt: The attempt that failed.
+        policy: The policy in force.
+        elapsed: Seconds since the first attempt started.
+        rand: A number in ``[0, 1)`` for the jitter.
+
+    Returns:
+        The wait in seconds, or a reason (``""`` when the policy does not retry this
+        error at all, so there is nothing to say).
+
+    Example:
+        >>> from nanobanana import RetryPolicy, ServerError
+        >>> error = ServerError("busy", status=503)
+        >>> retry_wait(error, 1, RetryPolicy(initial_delay=1.0), elapsed=0.0, rand=0.5)
+        0.5
+        >>> retry_wait(error, 1, RetryPolicy(max_total=0.2), elapsed=0.0, rand=0.5)
+        'retries stopped: max_total=0.2 s reached'
+    """
+    if isinstance(error, APIStatusError):
+        retryable = policy.should_retry_status(error.status)
+    else:
+        retryable = policy.retry_connection_errors
+    if not retryable or attempt > policy.max_retries:
+        return ""
+    asked = error.retry_after if isinstance(error, APIStatusError) else None
+    if asked is not None and asked > policy.max_retry_after:
+        return (
+            f"the server asked to wait {asked:g} s, more than "
+            f"max_retry_after={policy.max_retry_after:g} s; not retried"
+        )
+    wait = asked if asked is not None else backoff_delay(policy, attempt, rand)
+    if elapsed + wait > policy.max_total:
+        return f"retries stopped: max_total={policy.max_total:g} s reached"
+    return wait
+
+
+async def send_with_retries(
+    send: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    hooks: AttemptHooks | None = None,
+    *,
+    rand: Callable[[], float] = random.random,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Await ``send()`` until it succeeds or ``policy`` says to stop retrying.
+
+    Status and connection errors are retried as :func:`retry_wait` decides; the
+    error that ends the retries is raised with the reason in its message (a new
+    exception of the same class, from the one caught). Any other exception is
+    raised as it is. Each retry is logged at INFO with ``attempt``, ``reason`` and
+    ``wait`` in the record's extra fields.
+
+    Example:
+        >>> import anyio
+        >>> from nanobanana import RetryPolicy, ServerError
+        >>> outcomes = [ServerError("busy", status=503), "done"]
+        >>> async def send() -> str:
+        ...     outcome = outcomes.pop(0)
+        ...     if isinstance(outcome, Exception):
+        ...         raise outcome
+        ...     return outcome
+        >>> anyio.run(send_with_retries, send, RetryPolicy.no_wait())
+        'done'
+    """
+    started = clock()
+    attempt = 0
+    while True:
+        attempt += 1
+        if hooks is not None:
+            await hooks.before_attempt(attempt)
+        try:
+            result = await send()
+        except (APIStatusError, APIConnectionError) as exc:
+            if hooks is not None:
+                hooks.after_attempt(exc)
+            wait = retry_wait(exc, attempt, policy, elapsed=clock() - started, rand=rand())
+            if isinstance(wait, float) and hooks is not None:
+                refusal = hooks.refuse_retry(exc)
+                wait = wait if refusal is None else f"not retried: {refusal}"
+            if isinstance(wait, str):
+                if not wait:
+                    raise
+                raise amended(exc, message=f"{exc.message} ({wait})") from exc
+            _log_retry(exc, attempt, policy, wait)
+            await anyio.sleep(wait)
+            continue
+        except BaseException as exc:
+            if hooks is not None:
+                hooks.after_attempt(exc)
+            raise
+        if hooks is not None:
+            hooks.after_attempt(None)
+        return result
+
+
+def _log_retry(error: RetryableError, attempt: int, policy: RetryPolicy, wait: float) -> None:
+    reason = f"HTTP {error.status}" if isinstance(error, APIStatusError) else type(error).__name__
+    log.info(
+        "retrying after %s (attempt %d of %d), waiting %.3f s",
+        reason,
+        attempt,
+        policy.max_retries + 1,
+        wait,
+        extra={"attempt": attempt, "reason": reason, "wait": wait},
+    )

@@ -722,7 +722,7 @@ async def test_closing_a_batch_waits_for_an_image_being_written(
         real_write(target, data)
         written.set()
 
-    monkeypatch.setattr("nanobanana._batch.atomic_write", slow_write)
+    monkeypatch.setattr("nanobanana._batch._manifest.atomic_write", slow_write)
     batch = client.batch(prompts(1), out_dir=tmp_path)
 
     async def consume() -> None:
@@ -761,8 +761,8 @@ async def test_a_short_batch_starts_no_more_workers_than_it_has_inputs(
         loop.set_task_factory(None)
     assert summary.ok == 3
     ours = [t.get_name() for t in created if t.get_name().startswith("nanobanana-batch")]
-    # The batch's own task is the first worker; two more serve the other inputs.
-    assert sorted(ours) == ["nanobanana-batch"] + ["nanobanana-batch-worker"] * 2
+    # The batch's own task, and one worker per input.
+    assert sorted(ours) == ["nanobanana-batch"] + ["nanobanana-batch-worker"] * 3
 
 
 async def test_a_finished_batch_leaves_no_reference_cycles(client: nb.AsyncClient) -> None:
@@ -801,7 +801,7 @@ async def test_a_full_disk_stops_the_batch_with_the_disk_error(
     def no_space(target: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("nanobanana._batch.atomic_write", no_space)
+    monkeypatch.setattr("nanobanana._batch._manifest.atomic_write", no_space)
     with pytest.raises(OSError, match="No space left"):
         await collect(client.batch(prompts(10), out_dir=tmp_path, concurrency=2))
     lines = manifest(tmp_path)

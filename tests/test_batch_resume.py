@@ -14,7 +14,7 @@ from typing import Any
 from _helpers import assert_complete_png
 
 import nanobanana as nb
-from nanobanana._manifest import read_manifest
+from nanobanana._batch import read_manifest
 from nanobanana.testing import FakeServer
 
 WORKER = Path(__file__).with_name("_batch_worker.py")

@@ -19,7 +19,7 @@ from _raw_api import ENDPOINT, serve
 from aiohttp import web
 
 import nanobanana as nb
-from nanobanana._manifest import read_manifest
+from nanobanana._batch import read_manifest
 from nanobanana.testing import FakeServer, make_png
 
 pytestmark = pytest.mark.anyio

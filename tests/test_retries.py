@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import nanobanana as nb
 from nanobanana._retry import backoff_delay, parse_retry_after

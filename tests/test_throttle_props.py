@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from nanobanana._manifest import image_file_name, slugify
-from nanobanana._throttle import AIMDLimit, RetryBudget, TokenBucket
+from nanobanana._batch import image_file_name, slugify
+from nanobanana._batch._throttle import AIMDLimit, RetryBudget, TokenBucket
 
 # The properties are about arithmetic, not speed: a busy machine must not fail them.
 untimed = settings(deadline=None)

@@ -1,0 +1,137 @@
+"""The batch's books: what finished how, what it cost, and the manifest on disk.
+
+Every item read gets exactly one :meth:`Ledger.record` (ok, failed, or skipped with
+its reason), which counts it and writes its manifest line. The summary is made from
+these counts, the throttle's and the reader's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+from .._models import ImageResult
+from ._items import BatchItem, BatchSummary
+from ._manifest import MANIFEST_NAME, ManifestWriter, clean_partial_files, succeeded_keys
+from ._reader import InputReader
+from ._throttle import Throttle
+
+__all__ = ["Ledger"]
+
+log = logging.getLogger("nanobanana")
+
+
+class Ledger:
+    """Counts and manifest of one batch.
+
+    Attributes:
+        statuses: Finished items by status (``ok``, ``failed``, ``skipped``).
+        skip_reasons: Skipped items by reason.
+        images: Images received.
+        images_written: Images written to ``out_dir``.
+        usd: USD reported by the API, if any was.
+        credits: Credits reported by the API, if any were.
+        planned_requests: Requests a dry run would send.
+        planned_images: Images those requests would make.
+        stop_reason: Why the batch stopped early, if it did.
+    """
+
+    def __init__(self) -> None:
+        self.statuses: Counter[str] = Counter()
+        self.skip_reasons: Counter[str] = Counter()
+        self.images = 0
+        self.images_written = 0
+        self.usd: float | None = None
+        self.credits: float | None = None
+        self.planned_requests = 0
+        self.planned_images = 0
+        self.stop_reason: str | None = None
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self._manifest: ManifestWriter | None = None
+
+    def open(self, out_dir: Path | None, *, resume: bool, dry_run: bool) -> Counter[str]:
+        """Prepare ``out_dir`` and open its manifest; return the keys done before
+        (with ``resume``), each with how many times it finished ok."""
+        if out_dir is None:
+            return Counter()
+        path = out_dir / MANIFEST_NAME
+        done = succeeded_keys(path) if resume else Counter()
+        if dry_run:
+            return done  # a dry run reads the manifest, to count what a resume would send
+        out_dir.mkdir(parents=True, exist_ok=True)
+        removed = clean_partial_files(out_dir)
+        if removed:
+            log.info(
+                "removed %d partial file(s) left in %s by an interrupted run", removed, out_dir
+            )
+        self._manifest = ManifestWriter(path)
+        self._manifest.open()
+        return done
+
+    def close(self) -> None:
+        """Close the manifest and stop the clock."""
+        self.ended = time.monotonic()
+        if self._manifest is not None:
+            self._manifest.close()
+
+    def record(self, item: BatchItem) -> None:
+        """Count one finished item and write its manifest line."""
+        self.statuses[item.status] += 1
+        if item.skip_reason is not None:
+            self.skip_reasons[item.skip_reason] += 1
+        if self._manifest is not None and item.skip_reason != "done":
+            self._manifest.write(item)
+
+    def account(self, result: ImageResult, written: int) -> None:
+        """Add what one successful request made and cost."""
+        self.images += len(result.images)
+        self.images_written += written
+        usage = result.usage
+        if usage.usd_spent is not None:
+            self.usd = (self.usd or 0.0) + usage.usd_spent
+        if usage.credits_used is not None:
+            self.credits = (self.credits or 0.0) + usage.credits_used
+
+    def plan(self, images: int) -> None:
+        """Count one request a dry run would send."""
+        self.planned_requests += 1
+        self.planned_images += images
+
+    def note_stop(self, reason: str) -> None:
+        """Keep the first reason the batch stopped (or stopped sending)."""
+        self.stop_reason = self.stop_reason or reason
+
+    def summary(self, reader: InputReader, throttle: Throttle) -> BatchSummary:
+        """A snapshot of the counts."""
+        elapsed = (self.ended or time.monotonic()) - self.started
+        finished = sum(self.statuses.values())
+        rate = finished / elapsed if elapsed > 0 else 0.0
+        eta = None
+        if reader.total is not None and rate > 0 and self.ended is None:
+            eta = max(reader.total - finished, 0) / rate
+        return BatchSummary(
+            read=reader.read,
+            total=reader.total,
+            ok=self.statuses["ok"],
+            failed=self.statuses["failed"],
+            skipped=self.statuses["skipped"],
+            skipped_by_reason=dict(self.skip_reasons),
+            in_flight=throttle.in_flight,
+            images=self.images,
+            images_written=self.images_written,
+            credits_used=self.credits,
+            usd_spent=self.usd,
+            requests_sent=throttle.sent,
+            throttled=throttle.throttled,
+            concurrency=throttle.limit.allowed,
+            elapsed=elapsed,
+            rate=rate,
+            eta=eta,
+            planned_requests=self.planned_requests,
+            planned_images=self.planned_images,
+            stop_reason=self.stop_reason,
+            manifest=self._manifest.path if self._manifest is not None else None,
+        )

@@ -1,0 +1,283 @@
+"""Batch-wide flow control: an AIMD concurrency limit, a rate limit, a retry budget.
+
+Every worker of a batch shares one :class:`Throttle`. When the API answers 429 the
+whole batch slows down, not just the request that got it:
+
+* **AIMD on concurrency.** A 429 halves the number of requests allowed in flight
+  (multiplicative decrease, at most once per round trip, so a burst of 429s from
+  one cohort counts once); each success adds ``1 / limit`` (about one more slot per
+  round trip: additive increase) up to the configured ``concurrency``. AIMD rather
+  than CUBIC: image requests take seconds, so a batch sees a few round trips a
+  minute, and CUBIC's faster probing of large windows buys nothing at that pace,
+  while AIMD's behaviour is easy to predict and to test.
+* **Retry-After pauses everyone.** A server-requested wait from any response stops
+  *new* sends from every worker until it has passed.
+* **Requests per minute.** An optional token bucket, refilled continuously.
+* **Retry budget** (botocore's retry quota). Retries spend tokens (5, or 10 after a
+  timeout) and successes earn one back; when most recent requests fail the budget
+  runs dry and items fail fast instead of hammering the API.
+
+The clock is injectable so the arithmetic is tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import anyio
+
+from .._errors import APIStatusError, APITimeoutError
+
+__all__ = ["AIMDLimit", "Broadcast", "RetryBudget", "Throttle", "TokenBucket"]
+
+Clock = Callable[[], float]
+
+
+class AIMDLimit:
+    """The number of requests allowed in flight, adapted to 429 answers.
+
+    Example:
+        >>> limit = AIMDLimit(maximum=16, clock=lambda: 0.0)
+        >>> limit.on_throttled(started=0.0)
+        >>> limit.allowed
+        8
+    """
+
+    def __init__(
+        self, maximum: int, *, minimum: int = 1, factor: float = 0.5, clock: Clock = time.monotonic
+    ) -> None:
+        if maximum < 1:
+            raise ValueError("maximum must be at least 1")
+        self.maximum = maximum
+        self.minimum = max(1, min(minimum, maximum))
+        self.factor = factor
+        self.limit = float(maximum)
+        self._clock = clock
+        self._last_decrease = -math.inf
+        self.decreases = 0
+
+    @property
+    def allowed(self) -> int:
+        """Whole requests allowed in flight now."""
+        return max(self.minimum, int(self.limit))
+
+    def on_success(self) -> None:
+        """Additive increase: about one more slot per ``limit`` successes."""
+        if self.limit < self.maximum:
+            self.limit = min(float(self.maximum), self.limit + 1.0 / max(self.limit, 1.0))
+
+    def on_throttled(self, started: float) -> None:
+        """Multiplicative decrease, once per cohort.
+
+        Args:
+            started: When the throttled request was sent. A request sent before the
+                last decrease (or in the same clock tick: coarse clocks tie) belongs to
+                a cohort already accounted for.
+        """
+        if started <= self._last_decrease:
+            return
+        self.limit = max(float(self.minimum), self.limit * self.factor)
+        self._last_decrease = self._clock()
+        self.decreases += 1
+
+    def __repr__(self) -> str:
+        return f"AIMDLimit(allowed={self.allowed}, limit={self.limit:.2f}, max={self.maximum})"
+
+
+class TokenBucket:
+    """At most ``per_minute`` acquisitions a minute, with a burst of up to ``burst``.
+
+    Example:
+        >>> now = [0.0]
+        >>> bucket = TokenBucket(60, burst=1, clock=lambda: now[0])
+        >>> bucket.delay()  # a full bucket: go now
+        0.0
+        >>> bucket.take()
+        >>> bucket.delay()  # 60 a minute: the next token in one second
+        1.0
+    """
+
+    def __init__(self, per_minute: float, *, burst: float = 1.0, clock: Clock = time.monotonic):
+        if not per_minute > 0:
+            raise ValueError("requests_per_minute must be > 0")
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, burst)
+        self.tokens = self.capacity
+        self._clock = clock
+        self._stamp = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def delay(self) -> float:
+        """Seconds until one token is available (0 when one is)."""
+        self._refill()
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        """Spend one token (the count may go below zero; later delays account for it)."""
+        self._refill()
+        self.tokens -= 1.0
+
+
+class RetryBudget:
+    """botocore's retry quota: retries cost tokens, successes earn them back.
+
+    Example:
+        >>> budget = RetryBudget(capacity=10, retry_cost=5)
+        >>> budget.try_spend(timeout=False), budget.try_spend(timeout=False)
+        (True, True)
+        >>> budget.try_spend(timeout=False)
+        False
+    """
+
+    def __init__(
+        self,
+        capacity: int = 500,
+        *,
+        retry_cost: int = 5,
+        timeout_cost: int = 10,
+        success_refund: int = 1,
+    ) -> None:
+        self.capacity = capacity
+        self.tokens = capacity
+        self.retry_cost = retry_cost
+        self.timeout_cost = timeout_cost
+        self.success_refund = success_refund
+
+    def try_spend(self, *, timeout: bool) -> bool:
+        """Take the cost of one retry; ``False`` (nothing taken) when too few are left."""
+        cost = self.timeout_cost if timeout else self.retry_cost
+        if self.tokens < cost:
+            return False
+        self.tokens -= cost
+        return True
+
+    def on_success(self, retried_cost: int = 0) -> None:
+        """Refund after a success: the retries it cost, or one token for a clean success."""
+        self.tokens = min(self.capacity, self.tokens + (retried_cost or self.success_refund))
+
+
+class Broadcast:
+    """Wakes every task waiting for "something changed" (made inside a running loop).
+
+    Example:
+        >>> import anyio
+        >>> async def main() -> str:
+        ...     changed = Broadcast()
+        ...     async with anyio.create_task_group() as tg:
+        ...         tg.start_soon(changed.wait)
+        ...         await anyio.sleep(0)
+        ...         changed.notify()  # wakes the waiting task
+        ...     return "woken"
+        >>> anyio.run(main)
+        'woken'
+    """
+
+    def __init__(self) -> None:
+        self._event: anyio.Event | None = None  # made by the first waiter, in its loop
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Until the next :meth:`notify` (or ``timeout`` seconds, when given)."""
+        if self._event is None:
+            self._event = anyio.Event()
+        event = self._event
+        with anyio.move_on_after(timeout):
+            await event.wait()
+
+    def notify(self) -> None:
+        """Wake every task waiting now."""
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+
+class Throttle:
+    """The flow control every worker of one batch goes through before each attempt.
+
+    Attributes:
+        in_flight: Attempts sent and not answered yet.
+        sent: Attempts sent so far.
+        throttled: 429 responses so far.
+        paused_until: The clock time before which nothing is sent (``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        *,
+        requests_per_minute: float | None = None,
+        adaptive: bool = True,
+        retry_budget: RetryBudget | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self.in_flight = 0
+        self.sent = 0
+        self.throttled = 0
+        self.paused_until = -math.inf
+        self.limit = AIMDLimit(concurrency, clock=clock)
+        self.adaptive = adaptive
+        self.bucket = TokenBucket(requests_per_minute, clock=clock) if requests_per_minute else None
+        self.budget = retry_budget if retry_budget is not None else RetryBudget()
+        self._changed = Broadcast()
+
+    def __repr__(self) -> str:
+        return (
+            f"Throttle(in_flight={self.in_flight}, allowed={self.limit.allowed}, "
+            f"paused_for={max(0.0, self.paused_until - self._clock()):.2f}s, "
+            f"budget={self.budget.tokens})"
+        )
+
+    def _try_acquire(self) -> float | None:
+        """Take a slot if one is free now (no pause, a rate token): the send time, or
+        ``None`` when one has to wait."""
+        now = self._clock()
+        if (
+            self.in_flight >= self.limit.allowed
+            or self.paused_until > now
+            or (self.bucket is not None and self.bucket.delay() > 0)
+        ):
+            return None
+        if self.bucket is not None:
+            self.bucket.take()
+        self.in_flight += 1
+        self.sent += 1
+        return now
+
+    async def acquire(self) -> float:
+        """Wait for a slot, for any pause to end and for a rate token; return the send time."""
+        while True:
+            started = self._try_acquire()
+            if started is not None:
+                return started
+            wait = self.paused_until - self._clock()
+            if wait <= 0 and self.bucket is not None:
+                wait = self.bucket.delay()
+            if wait > 0:
+                await self._changed.wait(wait)
+            else:  # no slot free: wait for a release
+                await self._changed.wait()
+
+    def release(self, started: float, error: BaseException | None) -> None:
+        """Report the end of an attempt sent at ``started``; ``None`` means success."""
+        self.in_flight -= 1
+        if error is None:
+            if self.adaptive:
+                self.limit.on_success()
+        elif isinstance(error, APIStatusError):
+            if error.retry_after is not None and error.retry_after > 0:
+                self.paused_until = max(self.paused_until, self._clock() + error.retry_after)
+            if error.status == 429:
+                self.throttled += 1
+                if self.adaptive:
+                    self.limit.on_throttled(started)
+        self._changed.notify()
+
+    def allow_retry(self, error: Exception) -> bool:
+        """Spend from the retry budget; ``False`` when the budget is exhausted."""
+        return self.budget.try_spend(timeout=isinstance(error, APITimeoutError))

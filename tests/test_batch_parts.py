@@ -1,0 +1,239 @@
+"""The parts of the batch engine, each on its own: reader, admission, delivery, ledger."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+import nanobanana as nb
+from nanobanana._batch._admission import Admission
+from nanobanana._batch._delivery import Delivery
+from nanobanana._batch._ledger import Ledger
+from nanobanana._batch._options import BatchOptions
+from nanobanana._batch._reader import InputReader
+from nanobanana._batch._throttle import Throttle
+
+
+def item(index: int, status: str = "ok", **fields: object) -> nb.BatchItem:
+    request = nb.ImageRequest(prompt=f"prompt {index}")
+    return nb.BatchItem(index=index, request=request, key=f"k{index}", status=status, **fields)  # type: ignore[arg-type]
+
+
+def result(
+    usd: float | None = 0.04, credits: float | None = 100.0, images: int = 1
+) -> nb.ImageResult:
+    image = nb.GeneratedImage(data=b"\x89PNG\r\n\x1a\n", mime_type="image/png")
+    return nb.ImageResult(
+        images=(image,) * images, model="m", usage=nb.Usage(usd_spent=usd, credits_used=credits)
+    )
+
+
+# -- the reader -----------------------------------------------------------------------
+
+
+async def test_the_reader_takes_inputs_one_at_a_time_and_numbers_them() -> None:
+    taken: list[str] = []
+
+    def source() -> Iterator[str]:
+        for prompt in ("a", "b", "c"):
+            taken.append(prompt)
+            yield prompt
+
+    reader = InputReader(source())
+    assert await reader.next() == (0, "a")
+    assert taken == ["a"]  # lazily: nothing read ahead
+    assert await reader.next() == (1, "b")
+    assert await reader.next() == (2, "c")
+    assert await reader.next() is None
+    assert (reader.read, reader.total) == (3, None)
+
+
+async def test_the_reader_reads_async_iterables_and_closes_them() -> None:
+    closed = []
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "a"
+            yield "b"
+        finally:
+            closed.append(True)
+
+    reader = InputReader(source())
+    assert await reader.next() == (0, "a")
+    await reader.aclose()
+    assert closed == [True]
+
+
+async def test_a_stopped_reader_reads_nothing_more() -> None:
+    reader = InputReader(["a", "b"])
+    assert reader.total == 2
+    reader.stop()
+    assert await reader.next() is None
+
+
+@pytest.mark.parametrize("source", ["a red kite", b"bytes", 42])
+def test_the_reader_refuses_what_is_not_a_collection_of_prompts(source: object) -> None:
+    with pytest.raises(nb.ValidationError, match="requests"):
+        InputReader(source)  # type: ignore[arg-type]
+
+
+# -- admission ------------------------------------------------------------------------
+
+
+def test_each_earlier_success_lets_one_input_skip_as_done() -> None:
+    admission = Admission(BatchOptions(), Ledger())
+    admission.remember_done(Counter({"k": 2}))
+    assert [admission.done_before("k") for _ in range(3)] == [True, True, False]
+    assert admission.done_before("other") is False
+
+
+async def test_under_a_cap_one_request_goes_alone_until_the_price_is_known() -> None:
+    ledger = Ledger()
+    admission = Admission(BatchOptions(max_spend_usd=1.0), ledger)
+    first = nb.ImageRequest(prompt="first")
+    assert await admission.admit(first) is None
+    admitted: list[str] = []
+
+    async def second() -> None:
+        assert await admission.admit(nb.ImageRequest(prompt="second")) is None
+        admitted.append("second")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(second)
+        await anyio.sleep(0.05)
+        assert admitted == []  # waits: the price of an image is not known yet
+        ledger.account(result(usd=0.04), written=0)
+        admission.release(first, result(usd=0.04))
+    assert admitted == ["second"]
+
+
+async def test_a_request_that_could_pass_the_cap_is_skipped_for_budget() -> None:
+    ledger = Ledger()
+    admission = Admission(BatchOptions(max_spend_usd=0.1), ledger)
+    request = nb.ImageRequest(prompt="a", num_images=2)
+    assert await admission.admit(request) is None
+    ledger.account(result(usd=0.08, images=2), written=0)
+    admission.release(request, result(usd=0.08, images=2))
+
+    assert await admission.admit(request) == "budget"  # 0.08 spent + 2 x 0.04 > 0.1
+    assert ledger.stop_reason is not None
+    assert "max_spend_usd=0.1 reached" in ledger.stop_reason
+
+
+async def test_a_cap_of_zero_sends_nothing() -> None:
+    admission = Admission(BatchOptions(max_credits=0), Ledger())
+    assert await admission.admit(nb.ImageRequest(prompt="a")) == "budget"
+
+
+async def test_a_cap_the_api_gives_no_figures_for_stops_sending() -> None:
+    ledger = Ledger()
+    admission = Admission(BatchOptions(max_spend_usd=5.0), ledger)
+    request = nb.ImageRequest(prompt="a")
+    assert await admission.admit(request) is None
+    admission.release(request, result(usd=None))
+    assert await admission.admit(request) == "budget"
+    assert "did not report the USD spent" in (ledger.stop_reason or "")
+
+
+async def test_a_stop_lets_waiting_items_go_as_stopped() -> None:
+    admission = Admission(BatchOptions(max_spend_usd=1.0), Ledger())
+    assert await admission.admit(nb.ImageRequest(prompt="first")) is None
+    reasons = []
+
+    async def waiting() -> None:
+        reasons.append(await admission.admit(nb.ImageRequest(prompt="second")))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiting)
+        await anyio.sleep(0.02)
+        admission.stop()
+    assert reasons == ["stopped"]
+
+
+# -- delivery -------------------------------------------------------------------------
+
+
+async def test_an_ordered_delivery_hands_items_out_in_input_order() -> None:
+    send, receive = anyio.create_memory_object_stream[nb.BatchItem](0)
+    delivery = Delivery(send, ordered=True)
+    got: list[int] = []
+
+    async def consume() -> None:
+        async with receive:
+            got.extend([i.index async for i in receive])
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        async with send, anyio.create_task_group() as workers:
+            for index in (2, 0, 3, 1):  # finished out of order
+                workers.start_soon(delivery.deliver, item(index))
+                await anyio.sleep(0.01)
+    assert got == [0, 1, 2, 3]
+    assert delivery.next_index == 4
+
+
+async def test_an_item_waits_until_it_is_within_the_reorder_window() -> None:
+    send, receive = anyio.create_memory_object_stream[nb.BatchItem](1)
+    delivery = Delivery(send, ordered=True)
+    waited: list[int] = []
+
+    async def wait(index: int) -> None:
+        await delivery.wait_for_window(index, window=2)
+        waited.append(index)
+
+    async with send, receive, anyio.create_task_group() as tg:
+        tg.start_soon(wait, 1)
+        tg.start_soon(wait, 2)
+        await anyio.sleep(0.02)
+        assert waited == [1]  # 2 is two ahead of the next to hand out (0)
+        await delivery.deliver(item(0))
+        await anyio.sleep(0.02)
+        assert waited == [1, 2]
+
+
+async def test_a_delivery_to_a_gone_consumer_says_so() -> None:
+    send, receive = anyio.create_memory_object_stream[nb.BatchItem](0)
+    receive.close()
+    delivery = Delivery(send, ordered=False)
+    await delivery.deliver(item(0))
+    assert delivery.consumer_gone
+    send.close()
+
+
+# -- the ledger -----------------------------------------------------------------------
+
+
+def test_the_ledger_counts_items_and_writes_one_manifest_line_each(tmp_path: Path) -> None:
+    ledger = Ledger()
+    assert ledger.open(tmp_path, resume=False, dry_run=False) == Counter()
+    ledger.record(item(0, usage=nb.Usage(usd_spent=0.039), request_id="r0"))
+    ledger.record(item(1, status="skipped", skip_reason="budget"))
+    ledger.record(item(2, status="failed", error=nb.ServerError("busy", status=503)))
+    ledger.close()
+
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert [(r["index"], r["status"]) for r in lines] == [(0, "ok"), (1, "skipped"), (2, "failed")]
+    assert lines[0]["usage"] == {"usd_spent": 0.039}
+    assert lines[0]["request_id"] == "r0"
+    assert lines[1]["skip_reason"] == "budget"
+    assert lines[2]["error_type"] == "ServerError"
+    summary = ledger.summary(InputReader([1, 2, 3]), Throttle(4))
+    assert (summary.ok, summary.failed, summary.skipped, summary.total) == (1, 1, 1, 3)
+    assert summary.skipped_by_reason == {"budget": 1}
+
+
+def test_resuming_reads_the_keys_that_finished_ok(tmp_path: Path) -> None:
+    first = Ledger()
+    first.open(tmp_path, resume=False, dry_run=False)
+    first.record(item(0))
+    first.record(item(1, status="failed", error=nb.ServerError("busy", status=503)))
+    first.close()
+
+    again = Ledger()
+    assert again.open(tmp_path, resume=True, dry_run=False) == Counter({"k0": 1})
+    again.close()
