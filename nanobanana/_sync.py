@@ -1,37 +1,35 @@
 """``Client``: the blocking facade. Every method runs :class:`AsyncClient` on one portal.
 
-The portal (an event loop in a thread of its own, from ``anyio.from_thread``) starts
-on first use and lives until :meth:`Client.close`, so the aiohttp connection pool is
-kept across calls. A client still open when the interpreter exits is closed then.
-Because the loop is in its own thread, a ``Client`` works from any thread, including
-one whose own event loop is running (Jupyter).
+The portal (an anyio ``BlockingPortal`` into an event loop running in a daemon thread
+of its own) starts on first use and lives until :meth:`Client.close`, so the aiohttp
+connection pool is kept across calls. A client still open when the interpreter exits
+is closed then. Because the loop is in its own thread, a ``Client`` works from any
+thread, including one whose own event loop is running (Jupyter).
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import contextlib
 import os
 import threading
-import weakref
 from collections.abc import (
     AsyncIterable,
+    Awaitable,
     Callable,
-    Coroutine,
     Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
-from concurrent.futures import CancelledError
-from contextlib import ExitStack
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+import anyio
+from anyio.from_thread import BlockingPortal
 
-from ._batch import AsyncBatch, BatchInput, ProgressCallback
-from ._batch_models import BatchItem, BatchSummary
+from ._batch import AsyncBatch, BatchInput, BatchItem, BatchSummary, ProgressCallback
 from ._catalog import DEFAULT_MODEL
 from ._client import DEFAULT_TIMEOUT, AsyncClient
 from ._config import USE_CLIENT_DEFAULT, UseClientDefault
@@ -44,35 +42,30 @@ __all__ = ["Batch", "Client"]
 T = TypeVar("T")
 
 
-async def _running_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
+def _start_portal() -> tuple[BlockingPortal, threading.Thread]:
+    """Start an event loop in a new thread; return the portal into it, and the thread.
 
+    The thread is a daemon (and so are the worker threads its loop starts), so a client
+    never closed does not keep the interpreter from exiting.
+    """
+    started: Future[BlockingPortal] = Future()
 
-# Clients whose portal thread is running. The thread belongs to a thread pool, which
-# the interpreter joins at exit: a Client never closed would hang the exit forever.
-# This hook runs before that join and closes them, cleanly, on their own loops.
-_open_clients: weakref.WeakSet[Client] = weakref.WeakSet()
-_exit_hook_lock = threading.Lock()
-_exit_hook_registered = False
+    async def serve() -> None:
+        async with BlockingPortal() as portal:
+            started.set_result(portal)
+            await portal.sleep_until_stopped()
 
+    def run() -> None:
+        try:
+            anyio.run(serve, backend="asyncio")  # aiohttp runs on asyncio only
+        except BaseException as exc:
+            if started.done():
+                raise
+            started.set_exception(exc)
 
-def _close_open_clients() -> None:
-    for client in list(_open_clients):
-        with contextlib.suppress(Exception):
-            client.close()
-
-
-def _register_exit_hook() -> None:
-    global _exit_hook_registered
-    with _exit_hook_lock:
-        if _exit_hook_registered:
-            return
-        # threading's own exit hooks run before threads are joined; atexit's run after.
-        register = getattr(threading, "_register_atexit", None)
-        if register is not None:
-            with contextlib.suppress(RuntimeError):  # the interpreter is already exiting
-                register(_close_open_clients)
-        _exit_hook_registered = True
+    thread = threading.Thread(target=run, name="nanobanana-client-loop", daemon=True)
+    thread.start()
+    return started.result(), thread
 
 
 class Client:
@@ -122,9 +115,8 @@ class Client:
             trust_env=trust_env,
         )
         self._lock = threading.Lock()
-        self._stack: ExitStack | None = None
         self._portal: BlockingPortal | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -158,7 +150,8 @@ class Client:
         return self._closed
 
     def __enter__(self) -> Self:
-        self._get_loop()
+        with self._lock:
+            self._running_portal()
         return self
 
     def __exit__(
@@ -179,53 +172,59 @@ class Client:
             >>> client.is_closed
             True
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            portal, stack = self._portal, self._stack
-            self._portal = self._stack = None
-            self._loop = None
-            _open_clients.discard(self)
-        if portal is None or stack is None:
+        portal, thread = self._mark_closed()
+        if portal is None or thread is None:
             return
         try:
             portal.call(self._async.aclose)
         finally:
-            stack.close()
+            portal.call(portal.stop, True)  # cancels the calls other threads still wait on
+            thread.join()
 
-    def _get_loop(self) -> asyncio.AbstractEventLoop:
-        """The portal's event loop, starting the portal on first use."""
+    def _close_at_exit(self) -> None:
+        """Close the pool of a client still open when the interpreter exits.
+
+        atexit hooks run while daemon threads are still alive, so the pool is closed on
+        the client's own loop. The loop itself is left to end with the interpreter:
+        stopping it waits for the loop's worker threads (a slow DNS lookup, say) and
+        needs a new thread, which some Python versions refuse during shutdown.
+        """
+        portal, _ = self._mark_closed()
+        if portal is not None:
+            with contextlib.suppress(Exception):
+                portal.call(self._async.aclose)
+
+    def _mark_closed(self) -> tuple[BlockingPortal | None, threading.Thread | None]:
+        """Refuse new calls; return the portal and its thread if this call closed them."""
         with self._lock:
-            if self._closed:
-                raise ClientClosedError("the client is closed; create a new one")
-            if self._portal is None:
-                _register_exit_hook()
-                stack = ExitStack()
-                self._portal = stack.enter_context(start_blocking_portal("asyncio"))
-                self._stack = stack
-                self._loop = self._portal.call(_running_loop)
-                _open_clients.add(self)
-            assert self._loop is not None
-            return self._loop
+            portal, thread = self._portal, self._thread
+            self._portal = self._thread = None
+            self._closed = True
+        atexit.unregister(self._close_at_exit)
+        return portal, thread
 
-    def _run(self, func: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-        loop = self._get_loop()
-        # Straight onto the portal's loop: one hand-over each way. The portal's own
-        # start_task_soon waits for a second round trip to spawn the task, which
-        # doubles the cost of a call. Cancelling this future cancels the task.
-        future = asyncio.run_coroutine_threadsafe(func(*args), loop)
+    def _running_portal(self) -> BlockingPortal:
+        """The portal, started on first use. The caller holds ``self._lock``."""
+        if self._closed:
+            raise ClientClosedError("the client is closed; create a new one")
+        if self._portal is None:
+            self._portal, self._thread = _start_portal()
+            atexit.register(self._close_at_exit)
+        return self._portal
+
+    def _call(self, func: Callable[[], Awaitable[T]]) -> T:
+        """Run ``func()`` on the portal's loop and wait for its result."""
+        with self._lock:  # so that close() cannot stop the portal before the task starts
+            future = self._running_portal().start_task_soon(func)
         try:
-            result: T = future.result()
+            return future.result()
         except BaseException as exc:
-            # Ctrl-C (or any exception raised into this thread) cancels the work on the
-            # portal's loop instead of leaving it running unobserved.
-            if not future.done():
-                future.cancel()
-            if isinstance(exc, CancelledError) and self._closed:
+            # Ctrl-C (or any exception raised into this thread while it waits) cancels
+            # the work on the portal's loop instead of leaving it running unobserved.
+            future.cancel()
+            if self._closed and isinstance(exc, Exception):
                 raise ClientClosedError("the client was closed during the call") from None
             raise
-        return result
 
     def generate(
         self,
@@ -254,7 +253,7 @@ class Client:
             ...     print(len(result.images), result.image.mime_type)
             2 image/png
         """
-        return self._run(
+        return self._call(
             lambda: self._async.generate(
                 prompt,
                 model=model,
@@ -299,7 +298,7 @@ class Client:
             ...     print(client.edit("make it night", photo).model)
             google/gemini-2.5-flash-image-edit
         """
-        return self._run(
+        return self._call(
             lambda: self._async.edit(
                 prompt,
                 images,
@@ -349,7 +348,7 @@ class Client:
             ...     print(client.send(request).image.mime_type)
             image/png
         """
-        return self._run(
+        return self._call(
             lambda: self._async.send(
                 request,
                 timeout=timeout,
@@ -460,7 +459,7 @@ class Batch:
         try:
             while True:
                 try:
-                    item = self._client._run(self._batch.__anext__)
+                    item = self._client._call(self._batch.__anext__)
                 except StopAsyncIteration:
                     return
                 yield item
@@ -496,7 +495,7 @@ class Batch:
             return
         self._closed = True
         if not self._client.is_closed:
-            self._client._run(self._batch.aclose)
+            self._client._call(self._batch.aclose)
 
     def run(self) -> BatchSummary:
         """Drain the batch without looking at items; return the final summary.
