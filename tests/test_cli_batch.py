@@ -87,6 +87,20 @@ def test_batch_from_stdin(sync_server: FakeServer, tmp_path: Path, stdin: str) -
     assert records[-1]["ok"] == 2
 
 
+@pytest.mark.parametrize("strict", [False, True], ids=["streamed", "strict"])
+def test_stdin_is_jsonl_when_its_first_request_line_is_an_object(
+    sync_server: FakeServer, tmp_path: Path, strict: bool
+) -> None:
+    # Streamed, or read whole first for --strict: the same rule tells the format.
+    stdin = '\ufeff# tonight\'s jobs\n\n{"prompt": "a red kite", "aspect_ratio": "1:1"}\n'
+    out = tmp_path / "out"
+    flags = ("--strict",) if strict else ()
+    result = cli("batch", "-", "-o", str(out), *flags, *against(sync_server), stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    sent = [(r.json["prompt"], r.json["aspect_ratio"]) for r in sync_server.generation_requests]
+    assert sent == [("a red kite", "1:1")]
+
+
 def test_bad_lines_are_reported_and_the_rest_runs(sync_server: FakeServer, tmp_path: Path) -> None:
     source = tmp_path / "jobs.jsonl"
     source.write_text(

@@ -9,14 +9,8 @@ import pytest
 
 from nanobanana import ImageRequest
 from nanobanana._cli import UsageError
-from nanobanana._cli._inputs import (
-    BadLine,
-    Defaults,
-    FileSource,
-    LineMap,
-    StdinSource,
-    detect_format,
-)
+from nanobanana._cli._inputs import FileSource, LineMap, StdinSource, detect_format
+from nanobanana._cli._lines import BadLine, Defaults
 
 
 def read(

@@ -1,8 +1,22 @@
-"""The ``nanobanana`` command line: argument parsing and exit codes.
+"""The ``nanobanana`` command line: :func:`main`, the console script's entry point.
 
-This module imports nothing but the standard library's ``argparse``: ``nanobanana
---help`` must answer at once. The commands (and with them aiohttp, rich and the
-client) are imported from :mod:`nanobanana._cli._commands` only once a command runs.
+The modules of the command line import one another in one direction only, from the
+bottom up:
+
+* :mod:`._exit`: the exit codes and :class:`UsageError`;
+* :mod:`._parser`: the arguments (the standard library only, so that ``nanobanana
+  --help`` prints at once);
+* :mod:`._text`, :mod:`._records`: what is shown on stderr, and the ``--json`` records;
+* :mod:`._reporter` (the interface), :mod:`._plain` and :mod:`._rich` (the two kinds),
+  :mod:`._make_reporter` (which one a command gets);
+* :mod:`._common`: what every command shares (the client, Ctrl-C, logging, JSON out);
+* :mod:`._lines`, :mod:`._inputs`: batch input files and stdin;
+* the commands: :mod:`._generate_cmd` (generate, edit), :mod:`._models_cmd`,
+  :mod:`._batch_run` with :mod:`._batch_cmd` and :mod:`._demo_cmd`;
+* :mod:`._dispatch`: runs the command the arguments name.
+
+This module imports the parser only; the commands (and with them aiohttp, rich and
+the client) are imported from :mod:`._dispatch` once a command runs.
 
 Exit codes:
     0: everything asked for succeeded.
@@ -14,255 +28,15 @@ Exit codes:
 
 from __future__ import annotations
 
-import argparse
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Sequence
+
+from ._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, UsageError
+from ._parser import build_parser
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "main"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-_PROG = "nanobanana"
-_RESOLUTIONS = ("1K", "2K", "4K")  # also in nanobanana._catalog; not imported, for speed
-
-_BATCH_EPILOG = """\
-input formats (chosen by the suffix, or --format):
-  .txt    one prompt per line; blank lines and lines starting with # are skipped
-          (start a prompt with \\# to begin it with #)
-  .jsonl  one JSON object per line: "prompt" plus any of "model", "num_images",
-          "aspect_ratio", "resolution", "images" (a path or URL, or a list of them)
-          and "extra_body" (an object); blank and # lines are skipped
-  .csv    a header row with a "prompt" column and any of the option columns above;
-          "images" holds paths/URLs separated by |, "extra_body" a JSON object;
-          an empty cell leaves the option unset
-  -       stdin: jsonl when its first line starts with {, else txt
-Relative image paths are relative to the current directory. The -m, -n,
---aspect-ratio and --resolution flags set defaults that a line can override.
-
-bad lines (invalid JSON, no prompt, an unknown option or an invalid value) are
-reported on stderr as FILE:LINE: reason and the other lines still run (exit
-code 1 at the end); with --strict the whole file is refused first (exit 2).
-
-item index: counts the good requests only, from 0, in file order; it names the
-image files (000007-a-red-kite.png) and is the "index" of the manifest. A bad
-line takes no index; the --json records carry the source "line" as well.
-
---json output on stdout, one JSON object per line:
-  {"type": "item", "index": 0, "line": 3, "status": "ok"|"failed"|"skipped",
-   "skip_reason", "prompt", "paths", "request_id", "usage", "attempts",
-   "elapsed", "error": null | {"type", "message", "status", "request_id"}}
-  {"type": "invalid", "line": 5, "error": {"type": "InputError", "message"}}
-  and last {"type": "summary", "ok", "failed", "skipped", "invalid_lines",
-   "images", "credits_used", "usd_spent", "elapsed", "manifest",
-   "stop_reason", "interrupted", "exit_code", ...}
-
-exit codes: 0 all ok; 1 some items failed or invalid; 2 usage error; 130 Ctrl-C.
-"""
-
-
-class UsageError(Exception):
-    """A mistake in how the command was called: reported in one line, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line, not the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _number(kind: type[int] | type[float], *, zero_ok: bool) -> Callable[[str], float]:
-    """An argparse ``type`` for a finite number above zero (or at least zero)."""
-    noun = "an integer" if kind is int else "a number"
-    bound = ">= 0" if zero_ok else ">= 1" if kind is int else "> 0"
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
-        if not (value >= 0 if zero_ok else value > 0) or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
-        return value
-
-    return parse
-
-
-_positive_int = _number(int, zero_ok=False)
-_non_negative_int = _number(int, zero_ok=True)
-_positive_float = _number(float, zero_ok=False)
-_non_negative_float = _number(float, zero_ok=True)
-
-
-def _common_options() -> _Parser:
-    common = _Parser(add_help=False)
-    group = common.add_argument_group("connection and output")
-    group.add_argument(
-        "--base-url", metavar="URL", help="API base URL (default: $AIML_API_BASE or the AI/ML API)"
-    )
-    group.add_argument(
-        "--api-key", metavar="KEY", help="API key (default: $AIML_API_KEY or $AIMLAPI_API_KEY)"
-    )
-    group.add_argument(
-        "--fake",
-        action="store_true",
-        help="run against the bundled offline fake API (no key, no network)",
-    )
-    group.add_argument(
-        "--timeout", type=_positive_float, metavar="SECONDS", help="per-request timeout"
-    )
-    group.add_argument(
-        "--max-retries", type=_non_negative_int, metavar="N", help="retries per request"
-    )
-    group.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress, no summary; errors only"
-    )
-    group.add_argument(
-        "-v", "--verbose", action="store_true", help="log retries and other details to stderr"
-    )
-    return common
-
-
-def _add_request_options(parser: argparse.ArgumentParser, *, defaults: bool = False) -> None:
-    suffix = " (default for lines that set none)" if defaults else ""
-    parser.add_argument("-m", "--model", metavar="MODEL", help="model id" + suffix)
-    parser.add_argument(
-        "-n", "--num-images", type=_positive_int, metavar="N", help="images per request" + suffix
-    )
-    parser.add_argument(
-        "--aspect-ratio", metavar="R", help="aspect ratio, e.g. 16:9 or 1:1" + suffix
-    )
-    parser.add_argument(
-        "--resolution", choices=_RESOLUTIONS, help="output resolution, on models that take it"
-    )
-
-
-def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help=f"print {what} as JSON on stdout, nothing else"
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line, built without importing the SDK."""
-    from nanobanana._version import __version__
-
-    parser = _Parser(
-        prog=_PROG,
-        description="Generate and edit images with Google's Nano Banana models on the AI/ML API.",
-        epilog="Try it offline: nanobanana demo",
-    )
-    parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    common = _common_options()
-
-    gen = commands.add_parser(
-        "generate",
-        parents=[common],
-        help="generate images from a prompt",
-        description="Generate images from a text prompt; print the paths written.",
-    )
-    gen.add_argument("prompt", metavar="PROMPT")
-    _add_request_options(gen)
-    gen.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        default=".",
-        help="a folder (default: .), or a file name ending in .png/.jpg/.webp",
-    )
-    _add_json(gen, "the result")
-
-    edit = commands.add_parser(
-        "edit",
-        parents=[common],
-        help="edit or combine images according to a prompt",
-        description="Edit or combine images (paths or URLs) according to a prompt.",
-    )
-    edit.add_argument("prompt", metavar="PROMPT")
-    edit.add_argument(
-        "-i",
-        "--image",
-        action="append",
-        required=True,
-        metavar="IMAGE",
-        help="an input image path or URL; repeat for several",
-    )
-    _add_request_options(edit)
-    edit.add_argument("-o", "--output", metavar="OUT", default=".", help="as for generate")
-    _add_json(edit, "the result")
-
-    batch = commands.add_parser(
-        "batch",
-        parents=[common],
-        help="run many prompts from a file, resumably",
-        description="Run every request of INPUT concurrently; write the images and "
-        "manifest.jsonl into OUT.",
-        epilog=_BATCH_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    batch.add_argument("input", metavar="INPUT", help="a .txt, .jsonl or .csv file, or - for stdin")
-    batch.add_argument("-o", "--output", metavar="OUT", required=True, help="output folder")
-    batch.add_argument(
-        "--format", choices=("txt", "jsonl", "csv"), help="the input format, if not by suffix"
-    )
-    batch.add_argument(
-        "--concurrency", type=_positive_int, default=16, metavar="N", help="default: 16"
-    )
-    batch.add_argument("--rpm", type=_positive_float, metavar="N", help="requests per minute cap")
-    batch.add_argument("--resume", action="store_true", help="skip what OUT/manifest.jsonl has")
-    batch.add_argument("--ordered", action="store_true", help="report items in input order")
-    batch.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
-    batch.add_argument(
-        "--max-spend-usd",
-        type=_non_negative_float,
-        metavar="USD",
-        help="stop starting requests once the reported spend could pass this",
-    )
-    batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
-    batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")
-    _add_request_options(batch, defaults=True)
-    _add_progress(batch)
-    _add_json(batch, "one record per item and a summary")
-
-    demo = commands.add_parser(
-        "demo",
-        parents=[common],
-        help="run a sample batch offline (no key, no network)",
-        description="Start the bundled fake API in-process and run a dozen sample "
-        "prompts through the batch engine. With --base-url, run them there instead.",
-    )
-    demo.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        default="nanobanana-demo",
-        help="default: ./nanobanana-demo",
-    )
-    _add_progress(demo)
-
-    models = commands.add_parser(
-        "models",
-        parents=[common],
-        help="list the known models, their parameters and aliases",
-        description="List the models the SDK knows (others can still be named with -m).",
-    )
-    _add_json(models, "the list")
-    return parser
-
-
-def _add_progress(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--progress",
-        choices=("auto", "bar", "plain", "off"),
-        default="auto",
-        help="auto: a live bar when stderr is a terminal, else a line every 2 s",
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,21 +45,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print(f"{_PROG}: error: a command is required (see {_PROG} --help)", file=sys.stderr)
+        print(f"{PROG}: error: a command is required (see {PROG} --help)", file=sys.stderr)
         return EXIT_USAGE
     # Commands route the SDK's log records to the terminal; an in-process caller (a
     # test, a notebook) gets its logger back as it was.
     logger = logging.getLogger("nanobanana")
     saved = (logger.handlers[:], logger.level, logger.propagate)
     try:
-        from ._commands import run
+        from ._dispatch import run  # here, not above: it loads the SDK and aiohttp
 
         return run(args)
     except UsageError as exc:
-        print(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"{_PROG}: interrupted", file=sys.stderr)
+        print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of stdout went away (`| head`): stop quietly, as Unix tools do.
@@ -298,8 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _silence_stdout() -> None:
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -2,8 +2,9 @@
 
 Every format comes down to ``(line, fields)`` pairs turned into
 :class:`~nanobanana.ImageRequest` values, or into a :class:`BadLine` that says why
-not. Nothing is held in memory beyond the line being read: a file is read twice
-(a validating scan that counts its requests, then the run), stdin once, as it comes.
+not (the rules of one line are in :mod:`nanobanana._cli._lines`). Nothing is held in
+memory beyond the line being read: a file is read twice (a validating scan that counts
+its requests, then the run), stdin once, as it comes.
 
 Index rule: the batch engine numbers the requests it is given, so a request's index
 counts the good lines before it; bad lines take no index. :class:`LineMap` remembers
@@ -15,63 +16,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import json
 import os
+import shutil
+import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Final
 
-import attrs
-
-from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
 
-from . import UsageError
+from ._exit import UsageError
+from ._lines import BadLine, Defaults, OnBad, csv_entries, parse_text_line
 
 __all__ = [
     "FORMATS",
-    "OPTION_KEYS",
-    "BadLine",
-    "Defaults",
     "FileSource",
     "LineMap",
     "StdinSource",
-    "build_request",
     "detect_format",
+    "line_format",
+    "sniff_format",
+    "spool_stdin",
 ]
 
 FORMATS: Final = ("txt", "jsonl", "csv")
-#: Per-request options a line may set, besides ``prompt``.
-OPTION_KEYS: Final = ("model", "num_images", "aspect_ratio", "resolution", "images", "extra_body")
-#: Separates several images in one CSV cell.
-IMAGE_SEPARATOR: Final = "|"
-_KNOWN = ", ".join(("prompt", *OPTION_KEYS))
-
-
-@attrs.frozen(kw_only=True)
-class Defaults:
-    """Options from the command line, applied to lines that do not set them."""
-
-    model: str | None = None
-    num_images: int | None = None
-    aspect_ratio: str | None = None
-    resolution: str | None = None
-
-
-@attrs.frozen
-class BadLine:
-    """An input line that could not be made into a request."""
-
-    line: int
-    message: str
-
-
-class _LineError(Exception):
-    """Why one line is bad (becomes a :class:`BadLine`)."""
-
-
-OnBad = Callable[[BadLine], None]
 
 
 class LineMap:
@@ -93,6 +62,9 @@ class LineMap:
         return self._lines.pop(index, None)
 
 
+# -- which format --------------------------------------------------------------------
+
+
 def detect_format(name: str, explicit: str | None) -> str:
     """The format of input ``name``: ``explicit``, else its suffix (``-``: ``"auto"``)."""
     if explicit is not None:
@@ -111,137 +83,29 @@ def detect_format(name: str, explicit: str | None) -> str:
     )
 
 
-# -- one line -------------------------------------------------------------------------
+def line_format(raw: bytes) -> str | None:
+    """The format a text input's first meaningful line shows: ``"jsonl"`` when it
+    starts with ``{``, else ``"txt"``; ``None`` for a blank or comment line.
 
-
-def _is_local_path(item: str) -> bool:
-    return not item[:8].lower().startswith(("http://", "https://", "data:"))
-
-
-def build_request(fields: dict[str, Any], defaults: Defaults) -> ImageRequest:
-    """An :class:`ImageRequest` from one line's fields, or :class:`_LineError`."""
-    unknown = sorted(set(fields) - {"prompt", *OPTION_KEYS})
-    if unknown:
-        names = ", ".join(repr(k) for k in unknown)
-        raise _LineError(f"unknown option {names} (known: {_KNOWN})")
-    if fields.get("prompt") is None:
-        raise _LineError("no prompt")
-    values = {k: fields[k] for k in OPTION_KEYS if fields.get(k) is not None}
-    for key, value in attrs.asdict(defaults).items():
-        if value is not None:
-            values.setdefault(key, value)
-    images = values.get("images")
-    if isinstance(images, str):
-        values["images"] = [images]
-    try:
-        request = ImageRequest(prompt=fields["prompt"], **values)
-    except (ValidationError, TypeError, ValueError) as exc:
-        raise _LineError(str(exc)) from None
-    for i, item in enumerate(request.images):
-        local = isinstance(item, str) and _is_local_path(item)
-        if local and not Path(str(item)).expanduser().is_file():
-            raise _LineError(f"images[{i}]: no such file: {item!r}")
-    return request
-
-
-def _txt_fields(text: str) -> dict[str, Any] | None:
-    prompt = text.strip()
-    if not prompt or prompt.startswith("#"):
+    Example:
+        >>> line_format(b'{"prompt": "a kite"}\\n'), line_format(b"a kite\\n"), line_format(b"# x")
+        ('jsonl', 'txt', None)
+    """
+    text = raw.strip().removeprefix(b"\xef\xbb\xbf")
+    if not text or text.startswith(b"#"):
         return None
-    if prompt.startswith("\\#"):
-        prompt = prompt[1:]
-    return {"prompt": prompt}
+    return "jsonl" if text.startswith(b"{") else "txt"
 
 
-def _jsonl_fields(text: str) -> dict[str, Any] | None:
-    stripped = text.strip()
-    if not stripped or stripped.startswith("#"):
-        return None
-    try:
-        doc = json.loads(stripped)
-    except ValueError as exc:
-        raise _LineError(f"invalid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise _LineError(f"expected a JSON object, got {type(doc).__name__}")
-    return doc
-
-
-def _parse_text_line(
-    fmt: str, line: int, raw: bytes, defaults: Defaults
-) -> ImageRequest | BadLine | None:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return BadLine(line, "not valid UTF-8 text")
-    if line == 1:
-        text = text.removeprefix("\ufeff")
-    try:
-        fields = _txt_fields(text) if fmt == "txt" else _jsonl_fields(text)
-        if fields is None:
-            return None
-        return build_request(fields, defaults)
-    except _LineError as exc:
-        return BadLine(line, str(exc))
-
-
-def _csv_cell(column: str, cell: str) -> Any:
-    if column == "num_images":
-        try:
-            return int(cell)
-        except ValueError:
-            raise _LineError(f"num_images: not an integer: {cell!r}") from None
-    if column == "images":
-        return [part.strip() for part in cell.split(IMAGE_SEPARATOR) if part.strip()]
-    if column == "extra_body":
-        try:
-            value = json.loads(cell)
-        except ValueError as exc:
-            raise _LineError(f"extra_body: invalid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise _LineError("extra_body: must be a JSON object")
-        return value
-    return cell
-
-
-def _csv_header(row: list[str]) -> list[str]:
-    header = [cell.strip() for cell in row]
-    header[0] = header[0].removeprefix("\ufeff")
-    if "prompt" not in header:
-        raise UsageError(f"the CSV header has no 'prompt' column (columns: {', '.join(header)})")
-    unknown = [c for c in header if c not in ("prompt", *OPTION_KEYS)]
-    if unknown:
-        raise UsageError(f"unknown CSV column(s) {', '.join(map(repr, unknown))} (known: {_KNOWN})")
-    if len(set(header)) != len(header):
-        raise UsageError("the CSV header names a column twice")
-    return header
-
-
-def _csv_entries(fh: IO[str], defaults: Defaults) -> Iterator[tuple[int, ImageRequest | BadLine]]:
-    reader = csv.reader(fh)
-    header: list[str] | None = None
-    previous = 0
-    for row in reader:
-        # A record starts on the line after the previous one ended (quoted cells may span lines).
-        line, previous = previous + 1, reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = _csv_header(row)
-            continue
-        if len(row) > len(header):
-            yield line, BadLine(line, f"{len(row)} cells, but the header has {len(header)}")
-            continue
-        try:
-            fields = {
-                col: _csv_cell(col, cell.strip())
-                for col, cell in zip(header, row, strict=False)
-                if cell.strip()
-            }
-            yield line, build_request(fields, defaults)
-        except _LineError as exc:
-            yield line, BadLine(line, str(exc))
-    if header is None:
-        raise UsageError("the CSV file is empty: it needs a header row with a 'prompt' column")
+def sniff_format(path: Path) -> str:
+    """The format of a text file without a telling name (stdin, spooled): by
+    :func:`line_format` of its first meaningful line; ``"txt"`` if it has none."""
+    with path.open("rb") as fh:
+        for raw in fh:
+            fmt = line_format(raw)
+            if fmt is not None:
+                return fmt
+    return "txt"
 
 
 # -- sources ----------------------------------------------------------------------------
@@ -268,7 +132,7 @@ class FileSource:
             if self.fmt == "csv":
                 with self.path.open(encoding="utf-8", newline="") as fh:
                     try:
-                        yield from _csv_entries(fh, self.defaults)
+                        yield from csv_entries(fh, self.defaults)
                     except UnicodeDecodeError:
                         raise UsageError(f"{self.display}: not UTF-8 text") from None
                     except csv.Error as exc:
@@ -276,7 +140,7 @@ class FileSource:
                 return
             with self.path.open("rb") as fh:
                 for line, raw in enumerate(fh, 1):
-                    entry = _parse_text_line(self.fmt, line, raw, self.defaults)
+                    entry = parse_text_line(self.fmt, line, raw, self.defaults)
                     if entry is not None:
                         yield line, entry
         except OSError as exc:
@@ -330,11 +194,11 @@ class StdinSource:
         async for raw in _read_lines(self.stream):
             line += 1
             if fmt == "auto":
-                text = raw.strip().removeprefix(b"\xef\xbb\xbf")
-                if not text or text.startswith(b"#"):
-                    continue
-                fmt = "jsonl" if text.startswith(b"{") else "txt"
-            entry = _parse_text_line(fmt, line, raw, self.defaults)
+                found = line_format(raw)
+                if found is None:
+                    continue  # blank or a comment: the format is not known yet
+                fmt = found
+            entry = parse_text_line(fmt, line, raw, self.defaults)
             if isinstance(entry, BadLine):
                 self.on_bad(entry)
             elif entry is not None:
@@ -374,9 +238,6 @@ async def _read_lines(stream: IO[bytes], window: int = 256) -> AsyncIterator[byt
 
 def spool_stdin(stream: IO[bytes]) -> Path:
     """Copy ``stream`` into a temporary file (for --strict or CSV); the caller removes it."""
-    import shutil
-    import tempfile
-
     fd, name = tempfile.mkstemp(prefix="nanobanana-stdin-")
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(stream, out)

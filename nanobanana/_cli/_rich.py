@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from nanobanana._batch_models import BatchSummary
+from nanobanana._batch import BatchSummary
 
-from ._render import Reporter, format_duration
+from ._reporter import Reporter
+from ._text import format_duration
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

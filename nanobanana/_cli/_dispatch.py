@@ -1,0 +1,32 @@
+"""Runs the command that the parsed arguments name: the top of the command line.
+
+Imported by :func:`nanobanana._cli.main` only once a command runs, so that ``--help``
+never loads the SDK.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._batch_cmd import cmd_batch
+from ._demo_cmd import cmd_demo
+from ._generate_cmd import cmd_generate
+from ._models_cmd import cmd_models
+
+__all__ = ["run"]
+
+
+def run(args: Any) -> int:
+    """Run the command that ``args`` (from :func:`~nanobanana._cli._parser.build_parser`)
+    names; return its exit code.
+
+    Each command checks its arguments and inputs first, then runs its network part
+    in one event loop (``anyio.run``, asyncio backend: aiohttp needs it).
+    """
+    if args.command == "models":
+        return cmd_models(args)
+    if args.command == "batch":
+        return cmd_batch(args)
+    if args.command == "demo":
+        return cmd_demo(args)
+    return cmd_generate(args)  # generate and edit

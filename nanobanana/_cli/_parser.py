@@ -1,0 +1,272 @@
+"""The ``nanobanana`` command line's arguments: one ``argparse`` parser, one subparser
+per command.
+
+This module imports nothing but the standard library (and the package's version
+string): ``nanobanana --help`` must print at once, without loading the SDK, aiohttp
+or rich.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import NoReturn
+
+from nanobanana._version import __version__
+
+from ._exit import EXIT_USAGE, PROG
+
+__all__ = ["build_parser"]
+
+_RESOLUTIONS = ("1K", "2K", "4K")  # also in nanobanana._catalog; not imported, for speed
+
+_BATCH_EPILOG = """\
+input formats (chosen by the suffix, or --format):
+  .txt    one prompt per line; blank lines and lines starting with # are skipped
+          (start a prompt with \\# to begin it with #)
+  .jsonl  one JSON object per line: "prompt" plus any of "model", "num_images",
+          "aspect_ratio", "resolution", "images" (a path or URL, or a list of them)
+          and "extra_body" (an object); blank and # lines are skipped
+  .csv    a header row with a "prompt" column and any of the option columns above;
+          "images" holds paths/URLs separated by |, "extra_body" a JSON object;
+          an empty cell leaves the option unset
+  -       stdin: jsonl when its first line starts with {, else txt
+Relative image paths are relative to the current directory. The -m, -n,
+--aspect-ratio and --resolution flags set defaults that a line can override.
+
+bad lines (invalid JSON, no prompt, an unknown option or an invalid value) are
+reported on stderr as FILE:LINE: reason and the other lines still run (exit
+code 1 at the end); with --strict the whole file is refused first (exit 2).
+
+item index: counts the good requests only, from 0, in file order; it names the
+image files (000007-a-red-kite.png) and is the "index" of the manifest. A bad
+line takes no index; the --json records carry the source "line" as well.
+
+--json output on stdout, one JSON object per line:
+  {"type": "item", "index": 0, "line": 3, "status": "ok"|"failed"|"skipped",
+   "skip_reason", "prompt", "paths", "request_id", "usage", "attempts",
+   "elapsed", "error": null | {"type", "message", "status", "request_id"}}
+  {"type": "invalid", "line": 5, "error": {"type": "InputError", "message"}}
+  and last {"type": "summary", "ok", "failed", "skipped", "invalid_lines",
+   "images", "credits_used", "usd_spent", "elapsed", "manifest",
+   "stop_reason", "interrupted", "exit_code", ...}
+
+exit codes: 0 all ok; 1 some items failed or invalid; 2 usage error; 130 Ctrl-C.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line, not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind: type[int] | type[float], *, zero_ok: bool) -> Callable[[str], float]:
+    """An argparse ``type`` for a finite number above zero (or at least zero)."""
+    noun = "an integer" if kind is int else "a number"
+    bound = ">= 0" if zero_ok else ">= 1" if kind is int else "> 0"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {noun}: {text!r}") from None
+        if not (value >= 0 if zero_ok else value > 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    return parse
+
+
+_positive_int = _number(int, zero_ok=False)
+_non_negative_int = _number(int, zero_ok=True)
+_positive_float = _number(float, zero_ok=False)
+_non_negative_float = _number(float, zero_ok=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, built without importing the SDK."""
+    parser = _Parser(
+        prog=PROG,
+        description="Generate and edit images with Google's Nano Banana models on the AI/ML API.",
+        epilog="Try it offline: nanobanana demo",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    common = [_common_options()]
+    _generate_arguments(
+        commands.add_parser(
+            "generate",
+            parents=common,
+            help="generate images from a prompt",
+            description="Generate images from a text prompt; print the paths written.",
+        )
+    )
+    _edit_arguments(
+        commands.add_parser(
+            "edit",
+            parents=common,
+            help="edit or combine images according to a prompt",
+            description="Edit or combine images (paths or URLs) according to a prompt.",
+        )
+    )
+    _batch_arguments(
+        commands.add_parser(
+            "batch",
+            parents=common,
+            help="run many prompts from a file, resumably",
+            description="Run every request of INPUT concurrently; write the images and "
+            "manifest.jsonl into OUT.",
+            epilog=_BATCH_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    _demo_arguments(
+        commands.add_parser(
+            "demo",
+            parents=common,
+            help="run a sample batch offline (no key, no network)",
+            description="Start the bundled fake API in-process and run a dozen sample "
+            "prompts through the batch engine. With --base-url, run them there instead.",
+        )
+    )
+    _add_json(
+        commands.add_parser(
+            "models",
+            parents=common,
+            help="list the known models, their parameters and aliases",
+            description="List the models the SDK knows (others can still be named with -m).",
+        ),
+        "the list",
+    )
+    return parser
+
+
+# -- what several commands take -------------------------------------------------------
+
+
+def _common_options() -> _Parser:
+    common = _Parser(add_help=False)
+    group = common.add_argument_group("connection and output")
+    group.add_argument(
+        "--base-url", metavar="URL", help="API base URL (default: $AIML_API_BASE or the AI/ML API)"
+    )
+    group.add_argument(
+        "--api-key", metavar="KEY", help="API key (default: $AIML_API_KEY or $AIMLAPI_API_KEY)"
+    )
+    group.add_argument(
+        "--fake",
+        action="store_true",
+        help="run against the bundled offline fake API (no key, no network)",
+    )
+    group.add_argument(
+        "--timeout", type=_positive_float, metavar="SECONDS", help="per-request timeout"
+    )
+    group.add_argument(
+        "--max-retries", type=_non_negative_int, metavar="N", help="retries per request"
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, no summary; errors only"
+    )
+    group.add_argument(
+        "-v", "--verbose", action="store_true", help="log retries and other details to stderr"
+    )
+    return common
+
+
+def _add_request_options(parser: argparse.ArgumentParser, *, defaults: bool = False) -> None:
+    suffix = " (default for lines that set none)" if defaults else ""
+    parser.add_argument("-m", "--model", metavar="MODEL", help="model id" + suffix)
+    parser.add_argument(
+        "-n", "--num-images", type=_positive_int, metavar="N", help="images per request" + suffix
+    )
+    parser.add_argument(
+        "--aspect-ratio", metavar="R", help="aspect ratio, e.g. 16:9 or 1:1" + suffix
+    )
+    parser.add_argument(
+        "--resolution", choices=_RESOLUTIONS, help="output resolution, on models that take it"
+    )
+
+
+def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help=f"print {what} as JSON on stdout, nothing else"
+    )
+
+
+def _add_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "bar", "plain", "off"),
+        default="auto",
+        help="auto: a live bar when stderr is a terminal, else a line every 2 s",
+    )
+
+
+# -- the arguments of each command ---------------------------------------------------------
+
+
+def _generate_arguments(gen: argparse.ArgumentParser) -> None:
+    gen.add_argument("prompt", metavar="PROMPT")
+    _add_request_options(gen)
+    gen.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        default=".",
+        help="a folder (default: .), or a file name ending in .png/.jpg/.webp",
+    )
+    _add_json(gen, "the result")
+
+
+def _edit_arguments(edit: argparse.ArgumentParser) -> None:
+    edit.add_argument("prompt", metavar="PROMPT")
+    edit.add_argument(
+        "-i",
+        "--image",
+        action="append",
+        required=True,
+        metavar="IMAGE",
+        help="an input image path or URL; repeat for several",
+    )
+    _add_request_options(edit)
+    edit.add_argument("-o", "--output", metavar="OUT", default=".", help="as for generate")
+    _add_json(edit, "the result")
+
+
+def _batch_arguments(batch: argparse.ArgumentParser) -> None:
+    batch.add_argument("input", metavar="INPUT", help="a .txt, .jsonl or .csv file, or - for stdin")
+    batch.add_argument("-o", "--output", metavar="OUT", required=True, help="output folder")
+    batch.add_argument(
+        "--format", choices=("txt", "jsonl", "csv"), help="the input format, if not by suffix"
+    )
+    batch.add_argument(
+        "--concurrency", type=_positive_int, default=16, metavar="N", help="default: 16"
+    )
+    batch.add_argument("--rpm", type=_positive_float, metavar="N", help="requests per minute cap")
+    batch.add_argument("--resume", action="store_true", help="skip what OUT/manifest.jsonl has")
+    batch.add_argument("--ordered", action="store_true", help="report items in input order")
+    batch.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    batch.add_argument(
+        "--max-spend-usd",
+        type=_non_negative_float,
+        metavar="USD",
+        help="stop starting requests once the reported spend could pass this",
+    )
+    batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
+    batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")
+    _add_request_options(batch, defaults=True)
+    _add_progress(batch)
+    _add_json(batch, "one record per item and a summary")
+
+
+def _demo_arguments(demo: argparse.ArgumentParser) -> None:
+    demo.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        default="nanobanana-demo",
+        help="default: ./nanobanana-demo",
+    )
+    _add_progress(demo)

@@ -1,0 +1,91 @@
+"""The CLI's words for what happened: durations, progress lines, the summary table's rows
+and one-line errors. Plain strings; the reporters decide where they go.
+"""
+
+from __future__ import annotations
+
+from nanobanana._batch import BatchSummary
+from nanobanana._errors import NanoBananaError
+
+__all__ = ["describe_error", "format_duration", "progress_text", "summary_rows"]
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.8 s``, ``42 s``, ``3m05s``, ``2h07m``; ``?`` for unknown.
+
+    Example:
+        >>> format_duration(0.84), format_duration(185), format_duration(7620)
+        ('0.8 s', '3m05s', '2h07m')
+    """
+    if seconds is None:
+        return "?"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def progress_text(s: BatchSummary) -> str:
+    """The counts of a running batch in one line."""
+    total = "?" if s.total is None else str(s.total)
+    text = f"{s.done}/{total} done: {s.ok} ok, {s.failed} failed"
+    if s.skipped:
+        text += f", {s.skipped} skipped"
+    text += f", {s.in_flight} in flight, {s.rate:.1f}/s"
+    if s.total is not None:
+        text += f", ETA {format_duration(s.eta)}"
+    return text
+
+
+def _spent(s: BatchSummary) -> str | None:
+    parts = []
+    if s.credits_used is not None:
+        parts.append(f"{s.credits_used:,.0f} credits")
+    if s.usd_spent is not None:
+        parts.append(f"${s.usd_spent:,.4f}")
+    return ", ".join(parts) or None
+
+
+def summary_rows(
+    s: BatchSummary, *, invalid: int = 0, interrupted: bool = False
+) -> list[tuple[str, str]]:
+    """The end-of-batch table, as (label, value) rows."""
+    items = f"{s.done}" if s.total is None else f"{s.done} of {s.total}"
+    rows = [("Items", items), ("OK", str(s.ok)), ("Failed", str(s.failed))]
+    if s.skipped:
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(s.skipped_by_reason.items()))
+        rows.append(("Skipped", f"{s.skipped} ({why})"))
+    if invalid:
+        rows.append(("Invalid lines", f"{invalid} (not sent; see above)"))
+    if s.planned_requests:
+        rows.append(("Would send", f"{s.planned_requests} requests, {s.planned_images} images"))
+    images = f"{s.images}"
+    if s.images_written:
+        images += f" ({s.images_written} written)"
+    rows.append(("Images", images))
+    spent = _spent(s)
+    if spent is not None:
+        rows.append(("Spent", spent))
+    requests = f"{s.requests_sent}"
+    if s.throttled:
+        requests += f" ({s.throttled} rate-limited, retried)"
+    rows.append(("Requests sent", requests))
+    rows.append(("Wall time", format_duration(s.elapsed)))
+    if s.manifest is not None:
+        rows.append(("Manifest", str(s.manifest)))
+    if s.stop_reason:
+        rows.append(("Stopped", s.stop_reason))
+    if interrupted:
+        rows.append(("Interrupted", "yes (Ctrl-C): in-flight requests cancelled"))
+    return rows
+
+
+def describe_error(error: NanoBananaError) -> str:
+    """One line for an error, without the traceback."""
+    return f"{type(error).__name__}: {error}"
