@@ -16,47 +16,67 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
-if TYPE_CHECKING:
-    from ._batch import AsyncBatch, BatchInput
-    from ._batch_models import BatchItem, BatchSummary
-    from ._catalog import ASPECT_RATIOS, RESOLUTIONS, Model, ModelInfo, known_models, model_info
-    from ._client import AsyncClient
-    from ._config import USE_CLIENT_DEFAULT
-    from ._errors import (
-        APIConnectionError,
-        APIStatusError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ClientClosedError,
-        ConfigurationError,
-        ConflictError,
-        ImageDownloadError,
-        NanoBananaError,
-        NotFoundError,
-        OutOfCreditsError,
-        PayloadTooLargeError,
-        RateLimitError,
-        RequestTimeoutError,
-        ResponseError,
-        ServerError,
-        UnprocessableEntityError,
-        ValidationError,
+if TYPE_CHECKING:  # for type checkers: the same names as the export table below
+    from ._batch import (
+        AsyncBatch as AsyncBatch,
+        BatchInput as BatchInput,
+        BatchItem as BatchItem,
+        BatchSummary as BatchSummary,
     )
-    from ._models import GeneratedImage, ImageInput, ImageRequest, ImageResult, Timeout, Usage
-    from ._retry import RetryPolicy
-    from ._sync import Batch, Client
+    from ._catalog import (
+        ASPECT_RATIOS as ASPECT_RATIOS,
+        RESOLUTIONS as RESOLUTIONS,
+        Model as Model,
+        ModelInfo as ModelInfo,
+        known_models as known_models,
+        model_info as model_info,
+    )
+    from ._client import AsyncClient as AsyncClient
+    from ._config import USE_CLIENT_DEFAULT as USE_CLIENT_DEFAULT
+    from ._errors import (
+        APIConnectionError as APIConnectionError,
+        APIStatusError as APIStatusError,
+        APITimeoutError as APITimeoutError,
+        AuthenticationError as AuthenticationError,
+        BadRequestError as BadRequestError,
+        ClientClosedError as ClientClosedError,
+        ConfigurationError as ConfigurationError,
+        ConflictError as ConflictError,
+        ImageDownloadError as ImageDownloadError,
+        NanoBananaError as NanoBananaError,
+        NotFoundError as NotFoundError,
+        OutOfCreditsError as OutOfCreditsError,
+        PayloadTooLargeError as PayloadTooLargeError,
+        RateLimitError as RateLimitError,
+        RequestTimeoutError as RequestTimeoutError,
+        ResponseError as ResponseError,
+        ServerError as ServerError,
+        UnprocessableEntityError as UnprocessableEntityError,
+        ValidationError as ValidationError,
+    )
+    from ._models import (
+        GeneratedImage as GeneratedImage,
+        ImageInput as ImageInput,
+        ImageRequest as ImageRequest,
+        ImageResult as ImageResult,
+        Timeout as Timeout,
+        Usage as Usage,
+    )
+    from ._retry import RetryPolicy as RetryPolicy
+    from ._sync import Batch as Batch, Client as Client
 
-# Public names and the private module each lives in. They are imported on first
-# use (PEP 562) so that `import nanobanana` and `nanobanana --help` stay fast: the
-# HTTP stack (aiohttp) loads only when a client is actually needed.
-_LAZY: dict[str, str] = {
+# The export table: every public name, and the private module it lives in. It is
+# the one list: ``__all__`` is made from it, and the imports above (for type
+# checkers only) are checked against it by the test suite. The names are imported
+# on first use (PEP 562) so that `import nanobanana` and `nanobanana --help` stay
+# fast: the HTTP stack (aiohttp) loads only when a client is actually needed.
+_EXPORTS: dict[str, str] = {
     "AsyncBatch": "._batch",
     "BatchInput": "._batch",
-    "BatchItem": "._batch_models",
-    "BatchSummary": "._batch_models",
+    "BatchItem": "._batch",
+    "BatchSummary": "._batch",
     "ASPECT_RATIOS": "._catalog",
     "RESOLUTIONS": "._catalog",
     "Model": "._catalog",
@@ -95,9 +115,11 @@ _LAZY: dict[str, str] = {
     "Client": "._sync",
 }
 
+__all__ = sorted([*_EXPORTS, "__version__"])
+
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nanobanana' has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)
@@ -106,49 +128,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-__all__ = [
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "ASPECT_RATIOS",
-    "AsyncBatch",
-    "AsyncClient",
-    "AuthenticationError",
-    "BadRequestError",
-    "Batch",
-    "BatchInput",
-    "BatchItem",
-    "BatchSummary",
-    "Client",
-    "ClientClosedError",
-    "ConfigurationError",
-    "ConflictError",
-    "GeneratedImage",
-    "ImageDownloadError",
-    "ImageInput",
-    "ImageRequest",
-    "ImageResult",
-    "Model",
-    "ModelInfo",
-    "NanoBananaError",
-    "NotFoundError",
-    "OutOfCreditsError",
-    "PayloadTooLargeError",
-    "RESOLUTIONS",
-    "RateLimitError",
-    "RequestTimeoutError",
-    "ResponseError",
-    "RetryPolicy",
-    "ServerError",
-    "Timeout",
-    "USE_CLIENT_DEFAULT",
-    "UnprocessableEntityError",
-    "Usage",
-    "ValidationError",
-    "__version__",
-    "known_models",
-    "model_info",
-]
+    return list(__all__)
