@@ -68,6 +68,11 @@ class Delivery:
 
     async def _send(self, item: BatchItem) -> None:
         try:
-            await self._stream.send(item)
+            try:
+                # Handed over at once when the consumer is already waiting, as the
+                # consumer takes an item already offered (see AsyncBatch.__anext__).
+                self._stream.send_nowait(item)
+            except anyio.WouldBlock:
+                await self._stream.send(item)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self.consumer_gone = True  # the item is in the manifest already
