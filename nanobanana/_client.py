@@ -32,6 +32,7 @@ from ._config import (
     check_int,
     check_number,
     missing_key_error,
+    per_call_error,
     pick,
     resolve_api_key,
     resolve_base_url,
@@ -65,12 +66,6 @@ class _RequestOptions:
     retry: RetryPolicy
     client_request_id: str | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
-
-
-def _per_call(name: str, error: ConfigurationError) -> ValidationError:
-    """A bad per-call argument is a ValidationError, where the same setting given to
-    the client is a ConfigurationError."""
-    return ValidationError(name, str(error).removeprefix(f"{name} "))
 
 
 def _as_timeout(value: Any) -> Timeout:
@@ -503,13 +498,13 @@ class AsyncClient:
             try:
                 policy = attrs.evolve(policy, max_retries=max_retries)
             except ConfigurationError as exc:
-                raise _per_call("max_retries", exc) from None
+                raise per_call_error("max_retries", exc) from None
         chosen = self._timeout
         if not isinstance(timeout, UseClientDefault):
             try:
                 chosen = _as_timeout(timeout)
             except ConfigurationError as exc:
-                raise _per_call("timeout", exc) from None
+                raise per_call_error("timeout", exc) from None
         return _RequestOptions(
             timeout=chosen,
             retry=policy,

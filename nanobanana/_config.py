@@ -26,6 +26,7 @@ __all__ = [
     "check_client_request_id",
     "check_int",
     "check_number",
+    "per_call_error",
     "normalise_base_url",
     "resolve_api_key",
     "resolve_base_url",
@@ -209,3 +210,16 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigurationError(f"{name} must be True or False, got {value!r}")
     return value
+
+
+def per_call_error(name: str, error: ConfigurationError) -> ValidationError:
+    """The same mistake in a per-call argument: a :class:`ValidationError` naming it.
+
+    Example:
+        >>> try:
+        ...     check_int("concurrency", 0, minimum=1)
+        ... except ConfigurationError as exc:
+        ...     print(repr(per_call_error("concurrency", exc)))
+        ValidationError('concurrency: must be an int >= 1, got 0')
+    """
+    return ValidationError(name, str(error).removeprefix(f"{name} "))

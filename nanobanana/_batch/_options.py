@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import attrs
 
-from .._errors import ValidationError
+from .._config import check_bool, check_int, check_number, per_call_error
+from .._errors import ConfigurationError, ValidationError
 from .._models import ImageRequest
 from ._items import BatchSummary
 
@@ -21,41 +21,30 @@ BatchInput: TypeAlias = str | ImageRequest
 ProgressCallback: TypeAlias = Callable[[BatchSummary], Awaitable[None] | None]
 
 
-def _count(minimum: int) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _checked_with(check: Callable[..., Any], **bounds: Any) -> Validator:
+    """A validator running a settings check, whose error is the per-call kind."""
+
+    def validate(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is None and attribute.default is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValidationError(attribute.name, f"must be an int >= {minimum}, got {value!r}")
+            return  # an optional limit left unset
+        try:
+            check(attribute.name, value, **bounds)
+        except ConfigurationError as exc:
+            raise per_call_error(attribute.name, exc) from None
 
-    return check
-
-
-def _amount(*, positive: bool) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is None:
-            return
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value < 0
-            or (positive and value == 0)
-        ):
-            bound = "> 0" if positive else ">= 0"
-            raise ValidationError(attribute.name, f"must be a number {bound}, got {value!r}")
-
-    return check
-
-
-def _flag(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValidationError(attribute.name, f"must be True or False, got {value!r}")
+    return validate
 
 
 def _callback(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not callable(value):
         raise ValidationError(attribute.name, f"must be callable, got {value!r}")
+
+
+_count = _checked_with(check_int, minimum=1)
+_flag = _checked_with(check_bool)
 
 
 @attrs.frozen(kw_only=True)
@@ -72,16 +61,18 @@ class BatchOptions:
         nanobanana._errors.ValidationError: concurrency: must be an int >= 1, got 0
     """
 
-    concurrency: int = attrs.field(default=16, validator=_count(1))
-    requests_per_minute: float | None = attrs.field(default=None, validator=_amount(positive=True))
+    concurrency: int = attrs.field(default=16, validator=_count)
+    requests_per_minute: float | None = attrs.field(
+        default=None, validator=_checked_with(check_number, positive=True)
+    )
     adaptive: bool = attrs.field(default=True, validator=_flag)
     out_dir: Path | None = None
     ordered: bool = attrs.field(default=False, validator=_flag)
-    reorder_window: int | None = attrs.field(default=None, validator=_count(1))
+    reorder_window: int | None = attrs.field(default=None, validator=_count)
     resume: bool = attrs.field(default=False, validator=_flag)
     fail_fast: bool = attrs.field(default=False, validator=_flag)
-    max_spend_usd: float | None = attrs.field(default=None, validator=_amount(positive=False))
-    max_credits: float | None = attrs.field(default=None, validator=_amount(positive=False))
+    max_spend_usd: float | None = attrs.field(default=None, validator=_checked_with(check_number))
+    max_credits: float | None = attrs.field(default=None, validator=_checked_with(check_number))
     dry_run: bool = attrs.field(default=False, validator=_flag)
     progress: ProgressCallback | None = attrs.field(default=None, validator=_callback)
 

@@ -18,12 +18,7 @@ bottom up:
 This module imports the parser only; the commands (and with them aiohttp, rich and
 the client) are imported from :mod:`._dispatch` once a command runs.
 
-Exit codes:
-    0: everything asked for succeeded.
-    1: some items (or the one request) failed, or the batch stopped early.
-    2: a usage error: an unknown flag, an invalid option value, an unreadable input
-       file, a missing API key. One line on stderr, never a traceback.
-    130: interrupted by Ctrl-C (the batch manifest is flushed and closed first).
+The exit codes are listed in :mod:`._exit`.
 """
 
 from __future__ import annotations
