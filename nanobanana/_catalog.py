@@ -14,11 +14,14 @@ import attrs
 __all__ = [
     "ASPECT_RATIOS",
     "DEFAULT_MODEL",
+    "EDIT_OPTIONS",
+    "PROVIDERS",
     "RESOLUTIONS",
     "Model",
     "ModelInfo",
     "known_models",
     "model_info",
+    "option_problem",
 ]
 
 #: Every aspect ratio the API documents, in the order its docs list them.
@@ -38,6 +41,22 @@ ASPECT_RATIOS: tuple[str, ...] = (
 NB2_ASPECT_RATIOS: tuple[str, ...] = ("1:1", "9:16", "16:9", "3:4", "4:3")
 #: Output resolutions of the models that take ``resolution``.
 RESOLUTIONS: tuple[str, ...] = ("1K", "2K", "4K")
+#: The values of ``provider``: Google, its fal.ai mirror, or Google then fal.ai.
+PROVIDERS: tuple[str, ...] = ("google", "fal", "auto")
+#: The options ``google/nano-banana-edit`` documents beyond the shared parameters.
+EDIT_OPTIONS: tuple[str, ...] = (
+    "seed",
+    "enhance_prompt",
+    "person_generation",
+    "safety_setting",
+    "add_watermark",
+    "convert_base64_to_url",
+)
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "person_generation": ("dont_allow", "allow_adult"),
+    "safety_setting": ("block_low_and_above", "block_medium_and_above", "block_only_high"),
+}
+_MAX_SEED = 4294967295
 
 
 class Model(enum.StrEnum):
@@ -62,6 +81,8 @@ class Model(enum.StrEnum):
     NANO_BANANA_2 = "google/nano-banana-2"
     GEMINI_3_1_FLASH_IMAGE_PREVIEW = "google/gemini-3-1-flash-image-preview"
     NANO_BANANA_2_LITE = "google/gemini-3-1-flash-lite-image"
+    GOOGLE_NANO_BANANA_EDIT = "google/nano-banana-edit"
+    GEMINI_3_PRO_IMAGE_EDIT = "google/gemini-3-pro-image-edit"
 
     # Descriptive aliases of the same ids.
     GEMINI_2_5_FLASH_IMAGE = "google/gemini-2.5-flash-image"
@@ -88,6 +109,8 @@ class ModelInfo:
         max_input_images: Most input images an edit takes, when documented.
         provider: Whether it takes the ``provider`` switch (google, fal, auto).
         web_search: Whether it takes ``enable_web_search``.
+        options: Further documented parameters (passed in ``extra_body``), whose
+            values are checked before sending: see :data:`EDIT_OPTIONS`.
 
     Example:
         >>> from nanobanana import model_info
@@ -106,6 +129,7 @@ class ModelInfo:
     max_input_images: int | None = None
     provider: bool = True
     web_search: bool = False
+    options: tuple[str, ...] = ()
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -172,6 +196,24 @@ _CATALOG: tuple[ModelInfo, ...] = (
         provider=False,
         web_search=True,
     ),
+    ModelInfo(
+        id=Model.GOOGLE_NANO_BANANA_EDIT.value,
+        name="Nano Banana edit, with seed and safety settings",
+        edits="optional",
+        edit_model=Model.GOOGLE_NANO_BANANA_EDIT.value,
+        aspect_ratios=NB2_ASPECT_RATIOS,
+        max_input_images=3,
+        options=EDIT_OPTIONS,
+    ),
+    ModelInfo(
+        id=Model.GEMINI_3_PRO_IMAGE_EDIT.value,
+        name="Nano Banana Pro edit, up to 5 images",
+        edits="required",
+        edit_model=Model.GEMINI_3_PRO_IMAGE_EDIT.value,
+        aspect_ratios=NB2_ASPECT_RATIOS,
+        resolutions=RESOLUTIONS,
+        max_input_images=5,
+    ),
 )
 
 _BY_ID: dict[str, ModelInfo] = {mid: info for info in _CATALOG for mid in info.ids}
@@ -196,6 +238,30 @@ def known_models() -> tuple[ModelInfo, ...]:
     Example:
         >>> from nanobanana import known_models
         >>> len(known_models())
-        6
+        8
     """
     return _CATALOG
+
+
+def option_problem(name: str, value: object) -> str | None:
+    """What is wrong with ``value`` for the option ``name`` of :data:`EDIT_OPTIONS`.
+
+    ``None`` when the value is allowed (or ``name`` is not one of those options).
+
+    Example:
+        >>> option_problem("seed", 42) is None
+        True
+        >>> option_problem("seed", -1)
+        'must be an int from 0 to 4294967295, got -1'
+        >>> option_problem("safety_setting", "none")
+        "must be one of block_low_and_above, block_medium_and_above, block_only_high; got 'none'"
+    """
+    if name == "seed":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_SEED:
+            return f"must be an int from 0 to {_MAX_SEED}, got {value!r}"
+    elif name in _CHOICES:
+        if value not in _CHOICES[name]:
+            return f"must be one of {', '.join(_CHOICES[name])}; got {value!r}"
+    elif name in EDIT_OPTIONS and not isinstance(value, bool):
+        return f"must be true or false, got {value!r}"
+    return None

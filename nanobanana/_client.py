@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import anyio
 import attrs
 
 from ._batch import AsyncBatch, BatchInput, BatchOptions, ProgressCallback
@@ -41,7 +42,14 @@ from ._converter import request_body
 from ._decode import decode_response
 from ._errors import ClientClosedError, ConfigurationError, ValidationError
 from ._inputs import encode_images
-from ._models import ImageInput, ImageRequest, ImageResult, Timeout, check_model_params
+from ._models import (
+    ImageInput,
+    ImageRequest,
+    ImageResult,
+    Timeout,
+    check_model_params,
+    merge_results,
+)
 from ._retry import AttemptHooks, RetryPolicy, send_with_retries
 from ._transport import Transport, redact_secret, redact_url
 
@@ -261,6 +269,8 @@ class AsyncClient:
         num_images: int | None = None,
         aspect_ratio: str | None = None,
         resolution: str | None = None,
+        provider: str | None = None,
+        enable_web_search: bool | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
@@ -273,9 +283,14 @@ class AsyncClient:
         Args:
             prompt: What to draw.
             model: A model id or :class:`Model` member (default: the client's).
-            num_images: 1 to 4 (models of the Nano Banana 2 family take none).
+            num_images: 1 to 4. A model that takes no ``num_images`` (the Nano Banana
+                2 family) gets that many requests of one image each, sent at once, and
+                the call returns them as one result, usage summed.
             aspect_ratio: ``"16:9"``, ``"1:1"``, ... (see :data:`ASPECT_RATIOS`).
             resolution: ``"1K"``, ``"2K"`` or ``"4K"``, on models that take it.
+            provider: ``"google"``, ``"fal"`` or ``"auto"``, on models that take it
+                (all but the Nano Banana 2 family).
+            enable_web_search: Let the model search the web (Nano Banana 2 family).
             extra_body: More JSON fields, sent as they are.
             timeout: Overrides the client's timeout for this call.
             max_retries: Overrides the retry count for this call.
@@ -311,6 +326,8 @@ class AsyncClient:
             num_images=num_images,
             aspect_ratio=aspect_ratio,
             resolution=resolution,
+            provider=provider,
+            enable_web_search=enable_web_search,
             extra_body=extra_body,
         )
         options = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
@@ -325,6 +342,8 @@ class AsyncClient:
         num_images: int | None = None,
         aspect_ratio: str | None = None,
         resolution: str | None = None,
+        provider: str | None = None,
+        enable_web_search: bool | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
@@ -364,6 +383,8 @@ class AsyncClient:
             num_images=num_images,
             aspect_ratio=aspect_ratio,
             resolution=resolution,
+            provider=provider,
+            enable_web_search=enable_web_search,
             extra_body=extra_body,
         )
         if not request.images:
@@ -557,6 +578,10 @@ class AsyncClient:
             raise ClientClosedError("the client is closed; create a new one")
         if model is None:
             model = self.resolve_model(request)
+        info = model_info(model)
+        if request.num_images is not None and info is not None and not info.num_images:
+            return await self._fan_out(request, options, hooks, model)
+
         headers = self._headers(options)
         image_urls = await encode_images(request.images)
         body = json.dumps(request_body(request, model, image_urls)).encode()
@@ -597,6 +622,36 @@ class AsyncClient:
             redact=lambda excerpt: redact_secret(excerpt, headers),
         )
 
+    async def _fan_out(
+        self,
+        request: ImageRequest,
+        options: _RequestOptions,
+        hooks: AttemptHooks | None,
+        model: str,
+    ) -> ImageResult:
+        """``num_images`` requests of one image each, sent at once, as one result.
+
+        Every request runs to its end (with its own retries); if any failed, the first
+        failure is raised.
+        """
+        single = attrs.evolve(request, num_images=None)
+        shared = _SharedAttempts(hooks) if hooks is not None else None
+        outcomes: list[ImageResult | Exception] = []
+
+        async def one() -> None:
+            try:
+                outcomes.append(await self._execute(single, options, shared, model))
+            except Exception as exc:  # raised below, once every request has ended
+                outcomes.append(exc)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(request.num_images or 1):
+                group.start_soon(one)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        return merge_results([item for item in outcomes if isinstance(item, ImageResult)])
+
 
 class _BatchSender:
     """What the batch engine sends through: the client, with the batch's options."""
@@ -610,3 +665,24 @@ class _BatchSender:
 
     async def send(self, request: ImageRequest, model: str, hooks: AttemptHooks) -> ImageResult:
         return await self._client._execute(request, self._options, hooks, model)
+
+
+class _SharedAttempts:
+    """The hooks of one batch item, shared by the requests it fans out into.
+
+    Attempts are numbered across those requests, so the item counts every one sent.
+    """
+
+    def __init__(self, hooks: AttemptHooks) -> None:
+        self._hooks = hooks
+        self._sent = 0
+
+    async def before_attempt(self, attempt: int) -> None:
+        self._sent += 1
+        await self._hooks.before_attempt(self._sent)
+
+    def after_attempt(self, error: BaseException | None) -> None:
+        self._hooks.after_attempt(error)
+
+    def refuse_retry(self, error: Exception) -> str | None:
+        return self._hooks.refuse_retry(error)

@@ -290,6 +290,8 @@ def request_body(request: ImageRequest, model: str, image_urls: list[str] | None
         num_images=request.num_images,
         aspect_ratio=request.aspect_ratio,
         resolution=request.resolution,
+        provider=request.provider,
+        enable_web_search=request.enable_web_search,
         image_urls=image_urls or None,
     )
     body: dict[str, Any] = converter.unstructure(wire)

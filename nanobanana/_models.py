@@ -10,14 +10,14 @@ every rule of that reading.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
-from ._catalog import ASPECT_RATIOS, RESOLUTIONS, model_info
+from ._catalog import ASPECT_RATIOS, PROVIDERS, RESOLUTIONS, model_info, option_problem
 from ._config import check_number
 from ._errors import ValidationError
 from ._files import atomic_write
@@ -32,6 +32,7 @@ __all__ = [
     "Usage",
     "atomic_write",
     "check_model_params",
+    "merge_results",
 ]
 
 _T = TypeVar("_T")
@@ -41,15 +42,74 @@ ImageInput: TypeAlias = str | os.PathLike[str] | bytes
 _RESERVED_KEYS = frozenset({"model", "prompt", "num_images", "aspect_ratio", "resolution"})
 
 
+#: Fields that are arguments of their own and may also come in ``extra_body``.
+_OWN_OR_EXTRA = ("provider", "enable_web_search")
+
+
+class JsonObject(Mapping[str, Any]):
+    """A read-only JSON object: the ``extra_body`` of a request.
+
+    It reads like a ``dict``, pickles and copies, and cannot be changed in place.
+
+    Example:
+        >>> import copy, pickle
+        >>> body = JsonObject({"seed": 7, "tags": ["a", "b"]})
+        >>> body["seed"], body == {"seed": 7, "tags": ["a", "b"]}
+        (7, True)
+        >>> pickle.loads(pickle.dumps(body)) == copy.deepcopy(body) == body
+        True
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+    def __reduce__(self) -> tuple[type[JsonObject], tuple[dict[str, Any]]]:
+        return (JsonObject, (self._data,))
+
+
+def _json_copy(value: Any, path: str) -> Any:
+    """A copy of ``value`` made of JSON values only; else a ValidationError at ``path``."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(path, f"is not JSON: {value!r} is not a finite number")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_copy(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(path, f"is not JSON: its keys must be strings, got {key!r}")
+            out[key] = _json_copy(item, f"{path}[{key!r}]")
+        return out
+    raise ValidationError(path, f"is not JSON: got a {type(value).__name__}")
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
         raise ValidationError("extra_body", f"must be a mapping, got {type(value).__name__}")
-    for key in value:
-        if not isinstance(key, str):
-            raise ValidationError("extra_body", f"keys must be strings, got {key!r}")
-    return MappingProxyType(dict(value))
+    try:
+        return JsonObject(_json_copy(value, "extra_body"))
+    except RecursionError:
+        raise ValidationError("extra_body", "is not JSON: nested too deeply") from None
 
 
 def _image_tuple(value: Any) -> tuple[ImageInput, ...]:
@@ -97,9 +157,14 @@ class ImageRequest:
         aspect_ratio: One of ``21:9 1:1 4:3 3:2 2:3 5:4 4:5 3:4 16:9 9:16`` (the Nano
             Banana 2 family takes ``1:1 9:16 16:9 3:4 4:3``).
         resolution: ``1K``, ``2K`` or ``4K``, for models that take it.
+        provider: ``google``, ``fal`` or ``auto`` (the API's default: Google, then
+            a fal.ai mirror), on every model but the Nano Banana 2 family.
+        enable_web_search: Let the model search the web (Nano Banana 2 family only).
         images: Input images for an edit: paths, bytes, or ``http(s)`` URLs.
         extra_body: Extra JSON fields sent as they are, for parameters the SDK does not
-            know yet. They cannot replace the fields above.
+            know yet. They cannot replace the fields above (``provider`` and
+            ``enable_web_search`` may come here instead of their arguments). Anything
+            that is not JSON is refused, naming where it is.
 
     Example:
         >>> from nanobanana import ImageRequest
@@ -112,6 +177,8 @@ class ImageRequest:
     num_images: int | None = attrs.field(default=None)
     aspect_ratio: str | None = attrs.field(default=None)
     resolution: str | None = attrs.field(default=None)
+    provider: str | None = attrs.field(default=None)
+    enable_web_search: bool | None = attrs.field(default=None)
     images: tuple[ImageInput, ...] = attrs.field(default=(), converter=_image_tuple)
     extra_body: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_frozen_mapping, eq=False, repr=lambda m: repr(dict(m))
@@ -145,13 +212,28 @@ class ImageRequest:
                 "resolution", f"must be one of {', '.join(RESOLUTIONS)}; got {value!r}"
             )
 
+    @provider.validator
+    def _check_provider(self, _: object, value: Any) -> None:
+        _check_provider(value, "provider")
+
+    @enable_web_search.validator
+    def _check_web_search(self, _: object, value: Any) -> None:
+        _check_web_search(value, "enable_web_search")
+
     def __attrs_post_init__(self) -> None:
-        clash = _RESERVED_KEYS.intersection(self.extra_body)
+        clash = set(_RESERVED_KEYS.intersection(self.extra_body))
+        clash.update(
+            k for k in _OWN_OR_EXTRA if k in self.extra_body and getattr(self, k) is not None
+        )
         if clash:
             raise ValidationError(
                 "extra_body",
                 f"cannot set {', '.join(sorted(clash))}: use the argument of that name",
             )
+        _check_provider(self.extra_body.get("provider"), "extra_body['provider']")
+        _check_web_search(
+            self.extra_body.get("enable_web_search"), "extra_body['enable_web_search']"
+        )
         if self.model is not None:
             check_model_params(self, self.model)
 
@@ -171,6 +253,16 @@ class ImageRequest:
             ('kite.png', 'sha256:610f5ae4')
         """
         return attrs.asdict(self, recurse=False, filter=_is_given, value_serializer=_json_ready)
+
+
+def _check_provider(value: Any, field: str) -> None:
+    if value is not None and value not in PROVIDERS:
+        raise ValidationError(field, f"must be one of {', '.join(PROVIDERS)}; got {value!r}")
+
+
+def _check_web_search(value: Any, field: str) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise ValidationError(field, f"must be True or False, got {value!r}")
 
 
 def _is_given(_: attrs.Attribute[Any], value: Any) -> bool:
@@ -194,15 +286,23 @@ def _image_text(item: ImageInput) -> str:
 
 
 def check_model_params(request: ImageRequest, model: str) -> None:
-    """Check the parameters ``model`` documents; an unknown model passes unchecked."""
+    """Check the parameters ``model`` documents; an unknown model passes unchecked.
+
+    A model that takes no ``num_images`` (the Nano Banana 2 family) still accepts it:
+    the client sends that many requests of one image each.
+    """
     info = model_info(model)
     if info is None:
         return
-    if request.num_images is not None and not info.num_images:
-        raise ValidationError(
-            "num_images",
-            f"{info.id} does not take num_images; leave it unset (one image per request)",
-        )
+    if not info.provider and _own_or_extra(request, "provider") is not None:
+        raise ValidationError("provider", f"{info.id} does not take provider")
+    if not info.web_search and _own_or_extra(request, "enable_web_search") is not None:
+        raise ValidationError("enable_web_search", f"{info.id} does not take enable_web_search")
+    for name in info.options:
+        if name in request.extra_body:
+            problem = option_problem(name, request.extra_body[name])
+            if problem is not None:
+                raise ValidationError(f"extra_body['{name}']", f"{problem} ({info.id})")
     if request.aspect_ratio is not None and request.aspect_ratio not in info.aspect_ratios:
         raise ValidationError(
             "aspect_ratio",
@@ -216,6 +316,45 @@ def check_model_params(request: ImageRequest, model: str) -> None:
             f"{info.id} takes at most {info.max_input_images} input images, "
             f"got {len(request.images)}",
         )
+
+
+def _own_or_extra(request: ImageRequest, name: str) -> Any:
+    """The value of ``name``: its argument, else the same key of ``extra_body``."""
+    own = getattr(request, name)
+    return own if own is not None else request.extra_body.get(name)
+
+
+def _sum(figures: list[float | None]) -> float | None:
+    known = [figure for figure in figures if figure is not None]
+    return sum(known) if known else None
+
+
+def merge_results(results: list[ImageResult]) -> ImageResult:
+    """Several results of one model as one: images in order, usage summed.
+
+    The description and request id are the first result's.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> img = nb.GeneratedImage(data=b"\\x89PNG\\r\\n\\x1a\\n", mime_type="image/png")
+        >>> one = nb.ImageResult(images=(img,), model="m", usage=nb.Usage(usd_spent=0.5))
+        >>> both = merge_results([one, one])
+        >>> len(both.images), both.usage
+        (2, Usage(credits_used=None, usd_spent=1.0, tokens_used=None))
+    """
+    first = results[0]
+    usages = [result.usage for result in results]
+    return ImageResult(
+        images=tuple(image for result in results for image in result.images),
+        model=first.model,
+        description=first.description,
+        usage=Usage(
+            credits_used=_sum([u.credits_used for u in usages]),
+            usd_spent=_sum([u.usd_spent for u in usages]),
+            tokens_used=_sum([u.tokens_used for u in usages]),
+        ),
+        request_id=first.request_id,
+    )
 
 
 def _total_seconds(value: Any) -> float | None:

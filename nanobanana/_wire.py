@@ -53,6 +53,8 @@ class WireRequest:
     num_images: int | None = None
     aspect_ratio: str | None = None
     resolution: str | None = None
+    provider: str | None = None
+    enable_web_search: bool | None = None
     image_urls: list[str] | None = None
 
 

@@ -599,11 +599,25 @@ image_inputs = st.one_of(
     any_text,
     any_text.map(PurePosixPath),
 )
-json_leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | any_text
+)
+# Named fields, and the two that are checked when they come in extra_body.
+_NOT_EXTRA = {
+    "model",
+    "prompt",
+    "num_images",
+    "aspect_ratio",
+    "resolution",
+    "provider",
+    "enable_web_search",
+}
 extra_bodies = st.dictionaries(
-    any_text.filter(
-        lambda k: k not in {"model", "prompt", "num_images", "aspect_ratio", "resolution"}
-    ),
+    any_text.filter(lambda k: k not in _NOT_EXTRA),
     st.recursive(
         json_leaves,
         lambda c: st.lists(c, max_size=3) | st.dictionaries(any_text, c, max_size=3),

@@ -36,6 +36,9 @@ NANO_EDIT = "google/gemini-2.5-flash-image-edit"
 PRO = "google/nano-banana-pro"
 PRO_EDIT = "google/nano-banana-pro-edit"
 NB2 = "google/nano-banana-2"
+NB2_LITE = "google/gemini-3-1-flash-lite-image"
+NEW_EDIT = "google/nano-banana-edit"
+NEW_PRO_EDIT = "google/gemini-3-pro-image-edit"
 TINY_PNG_URL = "data:image/png;base64," + base64.b64encode(make_png(2, 2, b"in")).decode()
 VENDOR_ERROR_KEYS = {"message", "path", "requestId", "statusCode", "timestamp"}
 
@@ -378,7 +381,59 @@ INVALID_BODIES: list[tuple[Any, str]] = [
     ),
     ({"model": PRO_EDIT, "prompt": "p", "image_urls": _urls(15)}, "at most 14"),
     ({"model": NB2, "prompt": "p", "image_urls": _urls(6)}, "at most 5"),
+    ({"model": NANO, "prompt": "p", "provider": "openai"}, '"provider"'),
+    ({"model": NB2, "prompt": "p", "provider": "google"}, "'provider'"),
+    ({"model": NB2, "prompt": "p", "enable_web_search": "yes"}, '"enable_web_search"'),
+    ({"model": PRO, "prompt": "p", "enable_web_search": True}, "'enable_web_search'"),
+    ({"model": NEW_EDIT, "prompt": "p", "image_urls": _urls(4)}, "at most 3"),
+    ({"model": NEW_EDIT, "prompt": "p", "aspect_ratio": "21:9"}, '"aspect_ratio"'),
+    ({"model": NEW_EDIT, "prompt": "p", "seed": 4294967296}, '"seed"'),
+    ({"model": NEW_EDIT, "prompt": "p", "seed": -1}, '"seed"'),
+    ({"model": NEW_EDIT, "prompt": "p", "safety_setting": "none"}, '"safety_setting"'),
+    ({"model": NEW_EDIT, "prompt": "p", "person_generation": "all"}, '"person_generation"'),
+    ({"model": NEW_EDIT, "prompt": "p", "add_watermark": "no"}, '"add_watermark"'),
+    ({"model": NEW_PRO_EDIT, "prompt": "p"}, '"image_urls"'),
+    ({"model": NEW_PRO_EDIT, "prompt": "p", "image_urls": _urls(6)}, "at most 5"),
+    (
+        {"model": NEW_PRO_EDIT, "prompt": "p", "image_urls": _urls(1), "aspect_ratio": "2:3"},
+        '"aspect_ratio"',
+    ),
 ]
+
+VALID_NEWER_BODIES: list[dict[str, Any]] = [
+    {"model": NANO, "prompt": "p", "provider": "fal"},
+    {"model": PRO, "prompt": "p", "provider": "auto", "resolution": "4K"},
+    {"model": NB2, "prompt": "p", "enable_web_search": True},
+    {"model": NB2_LITE, "prompt": "p", "enable_web_search": False, "aspect_ratio": "9:16"},
+    {
+        "model": NEW_EDIT,
+        "prompt": "p",
+        "image_urls": _urls(3),
+        "aspect_ratio": "16:9",
+        "num_images": 4,
+        "seed": 4294967295,
+        "enhance_prompt": False,
+        "person_generation": "allow_adult",
+        "safety_setting": "block_only_high",
+        "add_watermark": True,
+        "convert_base64_to_url": False,
+        "provider": "google",
+    },
+    {"model": NEW_EDIT, "prompt": "p", "seed": 0},
+    {"model": NEW_PRO_EDIT, "prompt": "p", "image_urls": _urls(5), "resolution": "2K"},
+    {"model": PRO_EDIT, "prompt": "p", "image_urls": _urls(14)},
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("body", VALID_NEWER_BODIES)
+async def test_the_newer_parameters_and_models_are_served(
+    server: FakeServer, session: aiohttp.ClientSession, body: dict[str, Any]
+) -> None:
+    reply = await post(session, server, body)
+
+    assert reply.status == 200, reply.body
+    assert len(reply.json()["data"]) == body.get("num_images", 1)
 
 
 @pytest.mark.anyio

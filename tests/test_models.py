@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _raw_api import png
+from hypothesis import given, strategies as st
 
 import nanobanana as nb
 from nanobanana.testing import FakeServer
@@ -23,6 +27,7 @@ GENERATE_MODELS = [
     ("NANO_BANANA_2", "google/nano-banana-2"),
     ("GEMINI_3_1_FLASH_IMAGE_PREVIEW", "google/gemini-3-1-flash-image-preview"),
     ("NANO_BANANA_2_LITE", "google/gemini-3-1-flash-lite-image"),
+    ("GOOGLE_NANO_BANANA_EDIT", "google/nano-banana-edit"),
 ]
 EDIT_MODELS = [
     ("NANO_BANANA_EDIT", "google/gemini-2.5-flash-image-edit"),
@@ -32,6 +37,8 @@ EDIT_MODELS = [
     ("NANO_BANANA_2", "google/nano-banana-2"),
     ("GEMINI_3_1_FLASH_IMAGE_PREVIEW", "google/gemini-3-1-flash-image-preview"),
     ("NANO_BANANA_2_LITE", "google/gemini-3-1-flash-lite-image"),
+    ("GOOGLE_NANO_BANANA_EDIT", "google/nano-banana-edit"),
+    ("GEMINI_3_PRO_IMAGE_EDIT", "google/gemini-3-pro-image-edit"),
 ]
 ALIASES = [
     ("google/nano-banana-pro", "google/gemini-3-pro-image-preview"),
@@ -46,6 +53,7 @@ HAS_RESOLUTION = {
     "google/nano-banana-2",
     "google/gemini-3-1-flash-image-preview",
     "google/gemini-3-1-flash-lite-image",
+    "google/gemini-3-pro-image-edit",
 }
 
 
@@ -94,10 +102,10 @@ def test_both_ids_of_an_aliased_model_are_the_same_model(canonical: str, alias: 
     assert set(nb.model_info(canonical).ids) == {canonical, alias}  # type: ignore[union-attr]
 
 
-def test_known_models_lists_the_six_documented_models() -> None:
+def test_known_models_lists_the_eight_documented_models() -> None:
     ids = {mid for info in nb.known_models() for mid in info.ids}
 
-    assert len(nb.known_models()) == 6
+    assert len(nb.known_models()) == 8
     assert ids == {mid for _, mid in GENERATE_MODELS + EDIT_MODELS}
 
 
@@ -141,15 +149,6 @@ async def test_extra_body_sends_a_parameter_of_a_newer_api(
     )
 
     assert server.generation_requests[0].json["enable_web_search"] is True
-
-
-async def test_nano_banana_2_refuses_num_images_before_sending(
-    client: nb.AsyncClient, server: FakeServer
-) -> None:
-    with pytest.raises(nb.ValidationError, match="num_images"):
-        await client.generate("a red kite", model=nb.Model.NANO_BANANA_2, num_images=2)
-
-    assert server.requests == []
 
 
 async def test_nano_banana_2_refuses_a_ratio_it_does_not_document(
@@ -217,7 +216,12 @@ async def test_plain_prompts_and_prompts_with_a_model_each_go_to_their_own_model
 
 @pytest.mark.parametrize(
     ("model", "limit"),
-    [(nb.Model.NANO_BANANA_PRO_EDIT, 14), (nb.Model.NANO_BANANA_2, 5)],
+    [
+        (nb.Model.NANO_BANANA_PRO_EDIT, 14),
+        (nb.Model.NANO_BANANA_2, 5),
+        (nb.Model.GOOGLE_NANO_BANANA_EDIT, 3),
+        (nb.Model.GEMINI_3_PRO_IMAGE_EDIT, 5),
+    ],
 )
 async def test_more_input_images_than_a_model_takes_are_refused(
     client: nb.AsyncClient, server: FakeServer, model: str, limit: int
@@ -290,3 +294,134 @@ def test_a_request_becomes_a_dict_without_loading_the_converter() -> None:
     )
 
     assert run.stdout.split() == ["sha256:610f5ae4", "False"]
+
+
+# -- requests travel: pickle and deepcopy --------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+RESERVED = {
+    "model",
+    "prompt",
+    "num_images",
+    "aspect_ratio",
+    "resolution",
+    "provider",
+    "enable_web_search",
+    "seed",
+    "enhance_prompt",
+    "person_generation",
+    "safety_setting",
+    "add_watermark",
+    "convert_base64_to_url",
+}
+
+
+@st.composite
+def image_requests(draw: st.DrawFn) -> nb.ImageRequest:
+    """Any valid request: the arguments each model takes, with values it accepts."""
+    model = draw(st.none() | st.sampled_from([m.value for m in nb.Model]) | st.just("acme/x"))
+    info = nb.model_info(model) if model is not None else None
+    ratios = info.aspect_ratios if info is not None else nb.ASPECT_RATIOS
+    takes_resolution = info is None or bool(info.resolutions)
+    takes_provider = info is None or info.provider
+    takes_search = info is None or info.web_search
+    needs_images = info is not None and info.edits == "required"
+    image = st.binary(min_size=1, max_size=20) | st.sampled_from(
+        ["kite.png", Path("photos/boat.jpg"), "https://example.com/a.png"]
+    )
+    args: dict[str, Any] = {
+        "prompt": draw(st.text(min_size=1).filter(str.strip)),
+        "model": model,
+        "num_images": draw(st.none() | st.integers(1, 4)),
+        "aspect_ratio": draw(st.none() | st.sampled_from(ratios)),
+        "resolution": draw(st.none() | st.sampled_from(nb.RESOLUTIONS))
+        if takes_resolution
+        else None,
+        "provider": draw(st.none() | st.sampled_from(["google", "fal", "auto"]))
+        if takes_provider
+        else None,
+        "enable_web_search": draw(st.none() | st.booleans()) if takes_search else None,
+        "images": draw(st.lists(image, min_size=1 if needs_images else 0, max_size=3)),
+        "extra_body": draw(
+            st.dictionaries(st.text().filter(lambda k: k not in RESERVED), JSON_VALUES, max_size=3)
+        ),
+    }
+    return nb.ImageRequest(**args)
+
+
+@given(image_requests())
+def test_a_request_survives_pickle_and_deepcopy(request_: nb.ImageRequest) -> None:
+    for copied in (pickle.loads(pickle.dumps(request_)), copy.deepcopy(request_)):
+        assert copied == request_
+        assert copied.to_dict() == request_.to_dict()
+        assert dict(copied.extra_body) == dict(request_.extra_body)
+        assert repr(copied) == repr(request_)
+
+
+def test_a_request_pickles_with_every_protocol() -> None:
+    request = nb.ImageRequest(prompt="a red kite", extra_body={"seed": 7, "tags": ["a"]})
+
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        again = pickle.loads(pickle.dumps(request, protocol=protocol))
+        assert again.to_dict() == request.to_dict()
+
+
+def test_the_extra_body_of_a_request_cannot_be_changed_in_place() -> None:
+    options = {"tags": ["a"]}
+    request = nb.ImageRequest(prompt="a red kite", extra_body={"options": options})
+    options["tags"].append("b")
+
+    assert request.extra_body == {"options": {"tags": ["a"]}}
+    with pytest.raises(TypeError):
+        request.extra_body["seed"] = 7  # type: ignore[index]
+
+
+# -- extra_body must be JSON --------------------------------------------------------------
+
+NOT_JSON: list[tuple[Any, str]] = [
+    ({"when": object()}, "extra_body['when']"),
+    ({"options": {"tags": ["a", {1, 2}]}}, "extra_body['options']['tags'][1]"),
+    ({"seed": float("nan")}, "extra_body['seed']"),
+    ({"ratio": float("inf")}, "extra_body['ratio']"),
+    ({"raw": b"bytes"}, "extra_body['raw']"),
+    ({"nested": {3: "x"}}, "extra_body['nested']"),
+    ({1: "x"}, "extra_body"),
+]
+
+
+@pytest.mark.parametrize(("extra_body", "where"), NOT_JSON)
+def test_an_extra_body_that_is_not_json_is_refused_where_it_is_wrong(
+    extra_body: dict[Any, Any], where: str
+) -> None:
+    with pytest.raises(nb.ValidationError) as caught:
+        nb.ImageRequest(prompt="a red kite", extra_body=extra_body)
+
+    assert caught.value.field == where
+    assert str(caught.value).startswith(f"{where}: ")
+    assert "JSON" in str(caught.value)
+
+
+async def test_an_extra_body_that_is_not_json_sends_nothing(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    with pytest.raises(nb.ValidationError, match=r"extra_body\['when'\]"):
+        await client.generate("a red kite", extra_body={"when": object()})
+
+    assert server.requests == []
+
+
+async def test_an_extra_body_of_tuples_and_nested_objects_is_sent_as_json(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    await client.generate("a red kite", extra_body={"pair": (1, 2), "deep": {"a": [None, 2.5]}})
+
+    sent = server.generation_requests[0].json
+    assert (sent["pair"], sent["deep"]) == ([1, 2], {"a": [None, 2.5]})

@@ -6,13 +6,14 @@ from typing import Any
 
 import attrs
 
-from nanobanana._catalog import ModelInfo, known_models
+from nanobanana._catalog import PROVIDERS, ModelInfo, known_models
 
 from ._common import print_json
 from ._exit import EXIT_OK
 
 __all__ = ["cmd_models"]
 
+_FAN_OUT = "1-4, sent as that many requests of one image each"
 _EDITS = {"no": "no (text to image)", "required": "yes (input images required)"}
 
 
@@ -38,10 +39,12 @@ def _model_block(m: ModelInfo) -> str:
         f"  edits          {edits}",
         f"  aspect_ratio   {' '.join(m.aspect_ratios)}",
         f"  resolution     {' '.join(m.resolutions) or '- (not taken)'}",
-        f"  num_images     {'1-4' if m.num_images else '- (one image per request)'}",
+        f"  num_images     {'1-4' if m.num_images else _FAN_OUT}",
     ]
     if m.max_input_images is not None:
         lines.append(f"  input images   up to {m.max_input_images}")
-    web_search = "yes (extra_body enable_web_search)" if m.web_search else "no"
-    lines.append(f"  web search     {web_search}")
+    lines.append(f"  provider       {' '.join(PROVIDERS) if m.provider else '- (not taken)'}")
+    lines.append(f"  web search     {'yes (enable_web_search)' if m.web_search else 'no'}")
+    if m.options:
+        lines.append(f"  extra_body     {' '.join(m.options)}")
     return "\n".join(lines)

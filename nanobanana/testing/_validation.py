@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from nanobanana._catalog import ASPECT_RATIOS, RESOLUTIONS, model_info
+from nanobanana._catalog import (
+    ASPECT_RATIOS,
+    PROVIDERS,
+    RESOLUTIONS,
+    ModelInfo,
+    model_info,
+    option_problem,
+)
 
 __all__ = ["ApiError", "Job", "validate_body"]
 
@@ -160,6 +167,8 @@ def validate_body(body: object, *, strict_models: bool) -> Job:
             raise _invalid("Unrecognized key(s) in object: 'resolution'")
         resolution = _enum(body["resolution"], RESOLUTIONS, "resolution")
 
+    _check_switches(body, info)
+
     edits = info.edits if info is not None else "optional"
     limit = info.max_input_images if info is not None else None
     input_images = 0
@@ -171,3 +180,20 @@ def validate_body(body: object, *, strict_models: bool) -> Job:
         raise _invalid("Required", "image_urls")
 
     return Job(model, prompt, num_images, aspect_ratio, resolution, input_images)
+
+
+def _check_switches(body: Mapping[str, object], info: ModelInfo | None) -> None:
+    """``provider``, ``enable_web_search`` and the options a model documents."""
+    if "provider" in body:
+        if info is not None and not info.provider:
+            raise _invalid("Unrecognized key(s) in object: 'provider'")
+        _enum(body["provider"], PROVIDERS, "provider")
+    if "enable_web_search" in body:
+        if info is not None and not info.web_search:
+            raise _invalid("Unrecognized key(s) in object: 'enable_web_search'")
+        if not isinstance(body["enable_web_search"], bool):
+            kind = _kind(body["enable_web_search"])
+            raise _invalid(f"Expected boolean, received {kind}", "enable_web_search")
+    for name in info.options if info is not None else ():
+        if name in body and option_problem(name, body[name]) is not None:
+            raise _invalid(f"Invalid value: {option_problem(name, body[name])}", name)
