@@ -6,6 +6,8 @@ users import every class from ``nanobanana`` (or ``nanobanana._errors``).
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["BODY_EXCERPT_BYTES", "NanoBananaError"]
 
 #: How much of a response body an error keeps, for diagnosis (64 KiB).
@@ -27,3 +29,28 @@ class NanoBananaError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle (and deep-copy) the error with every attribute it carries.
+
+        Python's default calls the class again with ``self.args``, which fails for a
+        class whose constructor takes other arguments; this rebuilds the error without
+        calling the constructor, then restores its attributes.
+
+        Example:
+            >>> import copy, pickle, nanobanana as nb
+            >>> err = nb.RateLimitError("slow down", status=429, retry_after=2.0)
+            >>> again = pickle.loads(pickle.dumps(err))
+            >>> type(again).__name__, again.status, again.retry_after, str(again)
+            ('RateLimitError', 429, 2.0, 'HTTP 429: slow down')
+            >>> copy.deepcopy(nb.ValidationError("prompt", "must not be empty")).field
+            'prompt'
+        """
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[NanoBananaError], args: tuple[Any, ...]) -> NanoBananaError:
+    """An instance of ``cls`` with ``args``, its constructor not called (see ``__reduce__``)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error

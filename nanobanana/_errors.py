@@ -4,8 +4,9 @@
 
     NanoBananaError
     ├── ValidationError                  also a ValueError: bad input, caught before any I/O
-    ├── ConfigurationError               missing API key, bad base URL
+    ├── ConfigurationError               also a ValueError: a bad setting, missing API key
     ├── ClientClosedError                also a RuntimeError: the client was closed
+    ├── BatchClosedError                 also a RuntimeError: a sync batch iterated again
     ├── APIConnectionError               could not talk to the API (DNS, refused, reset)
     │   └── APITimeoutError              connect or total timeout passed
     ├── APIStatusError                   the API answered with an error status
@@ -22,7 +23,11 @@
     └── ResponseError                    a success response the SDK cannot use
         └── ImageDownloadError           an image URL could not be fetched or was refused
 
-Every error's message is safe to log: the API key never appears in one.
+Every error's message is safe to log: the API key never appears in one. Every error
+pickles and deep-copies with its attributes.
+
+One warning, :class:`BlockingCallWarning` (a ``RuntimeWarning``), says that the sync
+client was called where it blocks a running event loop.
 
 Every class is importable from here. The root lives in ``_error_root``, the HTTP
 status classes (and :func:`status_error`) in ``_status_errors``, the reading of an
@@ -53,6 +58,8 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "BatchClosedError",
+    "BlockingCallWarning",
     "BadRequestError",
     "ClientClosedError",
     "ConfigurationError",
@@ -121,6 +128,40 @@ class ClientClosedError(NanoBananaError, RuntimeError):
         ... except nb.ClientClosedError as exc:
         ...     print(exc)
         the client is closed; create a new one
+    """
+
+
+class BatchClosedError(NanoBananaError, RuntimeError):
+    """A sync batch was iterated after it had run (or been closed): a batch runs once.
+
+    Its :attr:`~nanobanana.Batch.summary` stays readable; to send the requests again,
+    call ``client.batch(...)`` again.
+
+    Example:
+        >>> import nanobanana as nb
+        >>> with nb.Client(api_key="my-key") as client:
+        ...     batch = client.batch(["a red kite"], dry_run=True)
+        ...     print(len(list(batch)))
+        ...     try:
+        ...         list(batch)
+        ...     except nb.BatchClosedError as exc:
+        ...         print(type(exc).__name__, isinstance(exc, RuntimeError))
+        1
+        BatchClosedError True
+    """
+
+
+class BlockingCallWarning(RuntimeWarning):
+    """The sync :class:`~nanobanana.Client` was called from a thread whose event loop is
+    running (inside ``async def``): the call blocks that loop until it returns.
+
+    Use :class:`~nanobanana.AsyncClient` and ``await`` there. Warned once per client;
+    filter it like any warning (``warnings.simplefilter("ignore", BlockingCallWarning)``).
+
+    Example:
+        >>> import nanobanana as nb
+        >>> issubclass(nb.BlockingCallWarning, RuntimeWarning)
+        True
     """
 
 

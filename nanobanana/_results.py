@@ -15,7 +15,17 @@ import attrs
 from ._files import atomic_write
 from ._imaging import SUFFIXES
 
-__all__ = ["GeneratedImage", "ImageResult", "Usage"]
+__all__ = ["GeneratedImage", "ImageResult", "Usage", "money_repr"]
+
+
+def money_repr(amount: float | None) -> str:
+    """How a sum of money shows in a repr: rounded to 6 decimals (the value is kept exact).
+
+    Example:
+        >>> money_repr(0.1 + 0.2), money_repr(None), money_repr(81_900.0)
+        ('0.3', 'None', '81900.0')
+    """
+    return "None" if amount is None else repr(round(amount, 6))
 
 
 @attrs.frozen(kw_only=True)
@@ -35,10 +45,16 @@ class Usage:
         ... ) as client:
         ...     print(client.generate("a red kite", num_images=2).usage.usd_spent)
         0.078
+
+        A repr shows money rounded to 6 decimals; the attributes keep the exact sums:
+
+        >>> usage = nb.Usage(usd_spent=0.1 + 0.2)
+        >>> usage, usage.usd_spent
+        (Usage(credits_used=None, usd_spent=0.3, tokens_used=None), 0.30000000000000004)
     """
 
-    credits_used: float | None = None
-    usd_spent: float | None = None
+    credits_used: float | None = attrs.field(default=None, repr=money_repr)
+    usd_spent: float | None = attrs.field(default=None, repr=money_repr)
     tokens_used: float | None = None
 
 

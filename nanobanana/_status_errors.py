@@ -7,12 +7,14 @@ the one that stands for a status and fills in the message found in the body.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, overload
 
 from ._error_messages import extract_message
 from ._error_root import BODY_EXCERPT_BYTES, NanoBananaError
 
 __all__ = [
     "APIStatusError",
+    "StatusCode",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -27,11 +29,42 @@ __all__ = [
 ]
 
 
+class StatusCode:
+    """``status_code``: the status a class stands for, and an error's own status.
+
+    Read on a class, it is the status the class stands for (``None`` for a range,
+    as on :class:`ServerError`); read on an error, it is that error's HTTP status,
+    the same as ``status`` (the name openai-python uses).
+
+    Example:
+        >>> import nanobanana as nb
+        >>> nb.RateLimitError.status_code, nb.ServerError.status_code
+        (429, None)
+        >>> nb.ServerError("Internal Server Error", status=500).status_code
+        500
+    """
+
+    def __init__(self, value: int | None) -> None:
+        self.value = value
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> int | None: ...
+
+    @overload
+    def __get__(self, instance: APIStatusError, owner: type[Any]) -> int: ...
+
+    def __get__(self, instance: APIStatusError | None, owner: type[Any]) -> int | None:
+        return self.value if instance is None else instance.status
+
+
 class APIStatusError(NanoBananaError):
     """The API answered with an error status.
 
     Attributes:
         status: The HTTP status code.
+        status_code: The same as ``status``. On a class, the status the class stands
+            for (``nb.RateLimitError.status_code == 429``; ``None`` on
+            :class:`APIStatusError` and :class:`ServerError`, which stand for several).
         message: The message extracted from the body (or the reason phrase).
         request_id: The API's ``x-inference-id`` header, when sent.
         body: The raw response body (at most 64 KiB of it).
@@ -52,8 +85,7 @@ class APIStatusError(NanoBananaError):
         NotFoundError 404 Not Found
     """
 
-    #: The status code this class stands for (``None``: a range, see ``ServerError``).
-    status_code: int | None = None
+    status_code = StatusCode(None)
 
     def __init__(
         self,
@@ -92,7 +124,7 @@ class BadRequestError(APIStatusError):
         (400, True)
     """
 
-    status_code = 400
+    status_code = StatusCode(400)
 
 
 class AuthenticationError(APIStatusError):
@@ -111,7 +143,7 @@ class AuthenticationError(APIStatusError):
         401 A valid API key is required
     """
 
-    status_code = 401
+    status_code = StatusCode(401)
 
 
 class OutOfCreditsError(APIStatusError):
@@ -123,7 +155,7 @@ class OutOfCreditsError(APIStatusError):
         (403, True)
     """
 
-    status_code = 403
+    status_code = StatusCode(403)
 
 
 class NotFoundError(APIStatusError):
@@ -135,7 +167,7 @@ class NotFoundError(APIStatusError):
         (404, True)
     """
 
-    status_code = 404
+    status_code = StatusCode(404)
 
 
 class RequestTimeoutError(APIStatusError):
@@ -149,7 +181,7 @@ class RequestTimeoutError(APIStatusError):
         True
     """
 
-    status_code = 408
+    status_code = StatusCode(408)
 
 
 class ConflictError(APIStatusError):
@@ -163,7 +195,7 @@ class ConflictError(APIStatusError):
         True
     """
 
-    status_code = 409
+    status_code = StatusCode(409)
 
 
 class PayloadTooLargeError(APIStatusError):
@@ -177,7 +209,7 @@ class PayloadTooLargeError(APIStatusError):
         True
     """
 
-    status_code = 413
+    status_code = StatusCode(413)
 
 
 class UnprocessableEntityError(APIStatusError):
@@ -191,7 +223,7 @@ class UnprocessableEntityError(APIStatusError):
         True
     """
 
-    status_code = 422
+    status_code = StatusCode(422)
 
 
 class RateLimitError(APIStatusError):
@@ -211,7 +243,7 @@ class RateLimitError(APIStatusError):
         429 2.0
     """
 
-    status_code = 429
+    status_code = StatusCode(429)
 
 
 class ServerError(APIStatusError):
@@ -221,6 +253,8 @@ class ServerError(APIStatusError):
         >>> import nanobanana as nb
         >>> nb.ServerError.status_code is None  # it stands for a range of statuses
         True
+        >>> nb.ServerError("Bad Gateway", status=502).status_code  # an error's own status
+        502
         >>> nb.RetryPolicy().should_retry_status(503), nb.RetryPolicy().should_retry_status(501)
         (True, False)
     """

@@ -4,15 +4,18 @@ The portal (an anyio ``BlockingPortal`` into an event loop running in a daemon t
 of its own) starts on first use and lives until :meth:`Client.close`, so the aiohttp
 connection pool is kept across calls. A client still open when the interpreter exits
 is closed then. Because the loop is in its own thread, a ``Client`` works from any
-thread, including one whose own event loop is running (Jupyter).
+thread, including one whose own event loop is running (Jupyter); there it blocks that
+loop while it waits, so the first such call warns (:class:`BlockingCallWarning`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import os
 import threading
+import warnings
 from collections.abc import (
     AsyncIterable,
     Awaitable,
@@ -33,7 +36,7 @@ from ._batch import AsyncBatch, BatchInput, BatchItem, BatchSummary, ProgressCal
 from ._catalog import DEFAULT_MODEL
 from ._client import DEFAULT_TIMEOUT, AsyncClient
 from ._config import USE_CLIENT_DEFAULT, UseClientDefault
-from ._errors import ClientClosedError
+from ._errors import BatchClosedError, BlockingCallWarning, ClientClosedError
 from ._models import ImageInput, ImageRequest, ImageResult, Timeout
 from ._retry import RetryPolicy
 
@@ -74,6 +77,10 @@ class Client:
     It takes the same arguments as :class:`AsyncClient`. It is thread-safe: many
     threads may share one ``Client`` (their calls run concurrently on its loop).
     Close it with :meth:`close` or a ``with`` block; a closed client refuses calls.
+
+    Called inside ``async def`` (from a thread whose event loop is running), a call
+    works but blocks that loop until it returns: the first such call of a client
+    warns with :class:`BlockingCallWarning`, pointing to :class:`AsyncClient`.
 
     Example:
         >>> import nanobanana as nb
@@ -118,6 +125,7 @@ class Client:
         self._portal: BlockingPortal | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._warned_blocking = False
 
     def __repr__(self) -> str:
         return "Client" + repr(self._async)[len("AsyncClient") :]
@@ -214,6 +222,7 @@ class Client:
 
     def _call(self, func: Callable[[], Awaitable[T]]) -> T:
         """Run ``func()`` on the portal's loop and wait for its result."""
+        self._warn_if_blocking_a_loop()
         with self._lock:  # so that close() cannot stop the portal before the task starts
             future = self._running_portal().start_task_soon(func)
         try:
@@ -226,6 +235,22 @@ class Client:
                 raise ClientClosedError("the client was closed during the call") from None
             raise
 
+    def _warn_if_blocking_a_loop(self) -> None:
+        """Warn, once, when called from a thread whose event loop is running."""
+        if self._warned_blocking:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop running in this thread: nothing is blocked
+        self._warned_blocking = True
+        warnings.warn(
+            "the sync nanobanana.Client was called inside a running event loop, which "
+            "it blocks until the call returns; use nanobanana.AsyncClient and await it",
+            BlockingCallWarning,
+            stacklevel=4,  # the caller of generate(), edit(), send(), or of the batch loop
+        )
+
     def generate(
         self,
         prompt: str,
@@ -234,6 +259,8 @@ class Client:
         num_images: int | None = None,
         aspect_ratio: str | None = None,
         resolution: str | None = None,
+        provider: str | None = None,
+        enable_web_search: bool | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
@@ -260,6 +287,8 @@ class Client:
                 num_images=num_images,
                 aspect_ratio=aspect_ratio,
                 resolution=resolution,
+                provider=provider,
+                enable_web_search=enable_web_search,
                 extra_body=extra_body,
                 timeout=timeout,
                 max_retries=max_retries,
@@ -278,6 +307,8 @@ class Client:
         num_images: int | None = None,
         aspect_ratio: str | None = None,
         resolution: str | None = None,
+        provider: str | None = None,
+        enable_web_search: bool | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
@@ -306,6 +337,8 @@ class Client:
                 num_images=num_images,
                 aspect_ratio=aspect_ratio,
                 resolution=resolution,
+                provider=provider,
+                enable_web_search=enable_web_search,
                 extra_body=extra_body,
                 timeout=timeout,
                 max_retries=max_retries,
@@ -438,6 +471,7 @@ class Batch:
         self._client = client
         self._batch = async_batch
         self._closed = False
+        self._iterated = False
 
     def __repr__(self) -> str:
         return repr(self._batch)[len("Async") :]
@@ -456,6 +490,17 @@ class Batch:
         return self._batch.summary
 
     def __iter__(self) -> Iterator[BatchItem]:
+        """The items, as they finish. A batch runs once: iterating it again (or after
+        :meth:`close`) raises :class:`BatchClosedError`."""
+        if self._iterated or self._closed:
+            raise BatchClosedError(
+                "this batch has run already (a batch runs once; its summary stays "
+                "readable): call client.batch() again to send the requests again"
+            )
+        self._iterated = True
+        return self._items()
+
+    def _items(self) -> Iterator[BatchItem]:
         try:
             while True:
                 try:

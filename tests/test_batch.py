@@ -668,14 +668,17 @@ async def test_an_error_in_the_progress_callback_comes_out_as_itself(
 async def test_an_unexpected_error_stops_the_batch_and_comes_out_as_itself(
     client: nb.AsyncClient, concurrency: int, where: int
 ) -> None:
-    # Not JSON: the key of this request cannot be written (a TypeError, not an API error).
-    bad = nb.ImageRequest(prompt="a bad one", extra_body={"when": object()})
-    inputs: list[nb.BatchInput] = ["a", "b", "c", "d"]
-    inputs.insert(where, bad)
+    def inputs() -> Iterator[str]:
+        for i, prompt in enumerate(["a", "b", "c", "d", "e"]):
+            if i == where:
+                raise LookupError("my input file broke")
+            yield prompt
+
     items: list[nb.BatchItem] = []
-    with anyio.fail_after(10), pytest.raises(TypeError, match="JSON serializable"):
-        await collect_into(items, client.batch(inputs, concurrency=concurrency))
-    assert all(item.ok for item in items)
+    with anyio.fail_after(10), pytest.raises(LookupError, match="my input file broke"):
+        await collect_into(items, client.batch(inputs(), concurrency=concurrency))
+    assert sorted(item.index for item in items) == list(range(where))
+    assert all(item.ok or item.skip_reason == "stopped" for item in items)
     # The client is still usable.
     assert (await client.generate("after the error")).image.mime_type == "image/png"
 
@@ -807,3 +810,30 @@ async def test_a_full_disk_stops_the_batch_with_the_disk_error(
     lines = manifest(tmp_path)
     assert lines
     assert all(line["status"] == "skipped" for line in lines)
+
+
+async def test_prompts_in_any_script_give_files_named_after_them(
+    client: nb.AsyncClient, tmp_path: Path
+) -> None:
+    inputs = ["東京の夜景", "Кот в сапогах", "قطة على السطح", "!!!"]
+
+    items = await collect(client.batch(inputs, out_dir=tmp_path, ordered=True))
+
+    assert [path.name for item in items for path in item.paths] == [
+        "000000-東京の夜景.png",
+        "000001-кот-в-сапогах.png",
+        "000002-قطة-على-السطح.png",
+        "000003-image.png",
+    ]
+    for item in items:
+        assert_complete_png(item.paths[0])
+
+
+async def test_a_summary_shows_money_rounded_and_keeps_the_exact_sum(
+    client: nb.AsyncClient,
+) -> None:
+    summary = await client.batch(prompts(10), concurrency=1).run()  # $0.039 an image
+
+    assert summary.usd_spent == pytest.approx(0.39)
+    assert "usd_spent=0.39," in repr(summary)
+    assert "0.3899999" not in repr(summary)

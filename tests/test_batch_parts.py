@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import given, strategies as st
 
 import nanobanana as nb
+from nanobanana._batch import image_file_name, slugify as nb_slugify
 from nanobanana._batch._admission import Admission
 from nanobanana._batch._delivery import Delivery
 from nanobanana._batch._ledger import Ledger
@@ -237,3 +240,61 @@ def test_resuming_reads_the_keys_that_finished_ok(tmp_path: Path) -> None:
     again = Ledger()
     assert again.open(tmp_path, resume=True, dry_run=False) == Counter({"k0": 1})
     again.close()
+
+
+def test_the_ledger_shows_money_rounded_and_keeps_the_exact_sum(tmp_path: Path) -> None:
+    ledger = Ledger()
+    for _ in range(10):
+        ledger.account(result(usd=0.039, credits=0.1), written=0)
+
+    summary = ledger.summary(InputReader([]), Throttle(4))
+
+    assert summary.usd_spent == 0.38999999999999996  # ten times 0.039, in floating point
+    assert "usd_spent=0.39," in repr(summary)
+    assert "credits_used=1.0," in repr(summary)
+    usage = nb.Usage(usd_spent=summary.usd_spent, credits_used=0.1 + 0.2)
+    assert repr(usage) == "Usage(credits_used=0.3, usd_spent=0.39, tokens_used=None)"
+
+
+# -- file names -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "slug"),
+    [
+        ("東京の夜景、雨上がり", "東京の夜景-雨上がり"),
+        ("Кот в сапогах", "кот-в-сапогах"),
+        ("قطة على السطح", "قطة-على-السطح"),
+        ("नमस्ते दुनिया", "नमस्ते-दुनिया"),
+        ("\uff26\uff55\uff4c\uff4c\u3000\uff37\uff49\uff44\uff54\uff48", "full-width"),  # NFKC
+        ("Crème brûlée", "crème-brûlée"),
+        ("a/b\\c\x00d\u202ee", "a-b-c-d-e"),  # separators, controls, a direction override
+        ("...hidden", "hidden"),
+        ("🎨🖌️", "image"),
+    ],
+)
+def test_a_file_name_keeps_the_letters_of_any_script(prompt: str, slug: str) -> None:
+    assert nb_slugify(prompt) == slug
+    assert image_file_name(7, prompt, ".png", 0, 1) == f"000007-{slug}.png"
+
+
+@given(st.text(), st.integers(min_value=1, max_value=200))
+def test_a_slug_is_a_safe_file_name_in_any_script(text: str, max_len: int) -> None:
+    slug = nb_slugify(text, max_len)
+
+    assert slug
+    assert len(slug) <= max_len or slug == "image"
+    assert len(slug.encode("utf-8")) <= 100
+    assert not slug.startswith((".", "-"))
+    assert not slug.endswith("-")
+    assert all(unicodedata.category(c)[0] in "LMN" or c == "-" for c in slug)
+
+
+LETTERS = st.characters(categories=["Lu", "Ll", "Lo", "Nd"])
+
+
+@given(st.text(alphabet=LETTERS, min_size=1, max_size=30))
+def test_a_prompt_of_letters_alone_is_its_own_slug(text: str) -> None:
+    normal = unicodedata.normalize("NFKC", text).lower()
+    if all(unicodedata.category(c)[0] in "LMN" for c in normal) and len(normal) <= 40:
+        assert nb_slugify(text) == normal

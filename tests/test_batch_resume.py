@@ -188,7 +188,11 @@ def test_a_batch_killed_half_way_resumes_to_exactly_one_success_per_prompt(
 
     files = sorted(p for p in out_dir.iterdir() if p.name != "manifest.jsonl")
     assert [p for p in files if p.name.startswith(".") or p.suffix != ".png"] == []
-    assert len(files) == count
+    recorded = {name for r in records if r["status"] == "ok" for name in r["paths"]}
+    assert len(recorded) == count
+    # An image written just before the kill, its line not: kept, never written over.
+    unrecorded = [p for p in files if p.name not in recorded]
+    assert len(unrecorded) <= sum(n - 1 for n in sent.values())
     for path in files:
         assert_complete_png(path)
     for record in records:
@@ -221,3 +225,95 @@ async def test_changing_the_default_model_between_runs_sends_everything_again(
         items = await drain(second.batch(prompts(3), out_dir=tmp_path, resume=True))
     assert [i.status for i in items] == ["ok", "ok", "ok"]
     assert {r.json["model"] for r in server.generation_requests[-3:]} == {"google/nano-banana-pro"}
+
+
+# -- never writing over an image the manifest records --------------------------------------
+
+KITES = ["a red kite over a green hill", "a blue boat", "a lighthouse at dawn", "a fox"]
+
+
+def ok_files(out_dir: Path) -> list[str]:
+    """Every file name the manifest's ok lines record, in order."""
+    records = read_manifest(out_dir / "manifest.jsonl")
+    return [name for r in records if r["status"] == "ok" for name in r["paths"]]
+
+
+def identities(out_dir: Path, names: list[str]) -> dict[str, tuple[int, bytes]]:
+    return {name: ((out_dir / name).stat().st_ino, (out_dir / name).read_bytes()) for name in names}
+
+
+async def test_a_resume_with_other_parameters_writes_beside_the_first_images(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    await drain(client.batch(KITES, out_dir=tmp_path))
+    first = ok_files(tmp_path)
+    before = identities(tmp_path, first)
+    assert "000000-a-red-kite-over-a-green-hill.png" in first
+
+    wide = [nb.ImageRequest(prompt=p, aspect_ratio="16:9") for p in KITES]
+    items = await drain(client.batch(wide, out_dir=tmp_path, resume=True))
+
+    assert [item.status for item in items] == ["ok"] * 4  # other requests: sent
+    assert identities(tmp_path, first) == before  # the first images are untouched
+    names = ok_files(tmp_path)
+    assert len(names) == len(set(names)) == 8  # no two lines name one file
+    assert "000000-a-red-kite-over-a-green-hill-2.png" in names
+    assert all((tmp_path / name).is_file() for name in names)
+
+    # A resume of the first requests finds their images still there: nothing to send.
+    server.reset()
+    again = client.batch(KITES, out_dir=tmp_path, resume=True)
+    await drain(again)
+    assert server.generation_requests == []
+    assert again.summary.skipped_by_reason == {"done": 4}
+
+
+async def test_a_plain_rerun_into_the_same_folder_overwrites_nothing(
+    client: nb.AsyncClient, tmp_path: Path
+) -> None:
+    await drain(client.batch(KITES, out_dir=tmp_path))
+    first = ok_files(tmp_path)
+    before = identities(tmp_path, first)
+
+    await drain(client.batch(KITES, out_dir=tmp_path))
+
+    assert identities(tmp_path, first) == before
+    names = ok_files(tmp_path)
+    assert len(names) == len(set(names)) == 8
+    assert len([p for p in tmp_path.iterdir() if p.suffix == ".png"]) == 8
+
+
+async def test_resume_sends_again_a_success_whose_image_is_gone(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    await drain(client.batch(KITES, out_dir=tmp_path))
+    gone = tmp_path / "000001-a-blue-boat.png"
+    gone.unlink()
+    server.reset()
+
+    again = client.batch(KITES, out_dir=tmp_path, resume=True)
+    items = {item.index: item for item in await drain(again)}
+
+    assert [r.json["prompt"] for r in server.generation_requests] == ["a blue boat"]
+    assert items[1].ok
+    assert again.summary.skipped_by_reason == {"done": 3}
+    # The new image does not take the name an earlier line records for another.
+    assert [path.name for path in items[1].paths] == ["000001-a-blue-boat-2.png"]
+    assert not gone.exists()
+
+    server.reset()
+    third = client.batch(KITES, out_dir=tmp_path, resume=True)
+    await drain(third)
+    assert server.generation_requests == []
+
+
+async def test_a_dry_run_with_resume_counts_a_missing_image_as_to_send(
+    client: nb.AsyncClient, tmp_path: Path
+) -> None:
+    await drain(client.batch(KITES, out_dir=tmp_path))
+    (tmp_path / "000002-a-lighthouse-at-dawn.png").unlink()
+
+    batch = client.batch(KITES, out_dir=tmp_path, resume=True, dry_run=True)
+    await drain(batch)
+
+    assert batch.summary.planned_requests == 1

@@ -188,3 +188,35 @@ def test_a_batch_used_as_a_context_manager_is_closed_on_exit(
     count = len(sync_server.generation_requests)
     time.sleep(0.3)
     assert len(sync_server.generation_requests) == count < 20
+
+
+def test_iterating_a_batch_a_second_time_raises(
+    sync_client: nb.Client, sync_server: FakeServer
+) -> None:
+    batch = sync_client.batch(prompts(3))
+    assert len(list(batch)) == 3
+
+    with pytest.raises(nb.BatchClosedError, match=r"client\.batch\(\)"):
+        list(batch)
+    with pytest.raises(RuntimeError):  # nb.BatchClosedError is a RuntimeError too
+        batch.run()
+    assert isinstance(nb.BatchClosedError("x"), nb.NanoBananaError)
+    assert batch.summary.ok == 3  # the summary stays readable
+    assert len(sync_server.generation_requests) == 3
+
+
+def test_a_batch_left_early_cannot_be_iterated_again(sync_client: nb.Client) -> None:
+    batch = sync_client.batch(prompts(5), concurrency=1)
+    for _ in batch:
+        break
+
+    with pytest.raises(nb.BatchClosedError):
+        next(iter(batch))
+
+
+def test_a_closed_batch_cannot_be_iterated(sync_client: nb.Client) -> None:
+    batch = sync_client.batch(prompts(2))
+    batch.close()
+
+    with pytest.raises(nb.BatchClosedError):
+        list(batch)

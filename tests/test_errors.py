@@ -218,6 +218,28 @@ async def test_an_undocumented_status_is_a_plain_status_error(
 
     assert type(info.value) is nb.APIStatusError
     assert info.value.status == 418
+    assert info.value.status_code == 418
+
+
+@pytest.mark.parametrize(("status", "cls", "message"), STATUS_CLASSES)
+async def test_status_code_is_the_status_of_the_error_received(
+    once: nb.AsyncClient, server: FakeServer, status: int, cls: type, message: str
+) -> None:
+    # Code written for openai-python reads ``exc.status_code``.
+    server.fail_next(status=status)
+
+    with pytest.raises(nb.APIStatusError) as info:
+        await once.generate("a red kite")
+
+    assert info.value.status_code == info.value.status == status
+
+
+def test_status_code_on_a_class_is_the_status_it_stands_for() -> None:
+    assert nb.RateLimitError.status_code == 429
+    assert nb.BadRequestError.status_code == 400
+    assert nb.ServerError.status_code is None  # a range: 500 and up
+    assert nb.APIStatusError.status_code is None
+    assert nb.ServerError("Bad Gateway", status=502).status_code == 502
 
 
 async def test_a_wrong_key_is_an_authentication_error(server: FakeServer) -> None:

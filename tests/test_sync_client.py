@@ -159,9 +159,46 @@ def test_callable_from_a_thread_whose_event_loop_is_running(
     async def notebook_cell() -> nb.ImageResult:
         return sync_client.generate("from a notebook")
 
-    result = asyncio.run(notebook_cell())
+    with pytest.warns(nb.BlockingCallWarning):
+        result = asyncio.run(notebook_cell())
 
     assert result.image.data == server_png("from a notebook")
+
+
+def test_inside_async_def_the_sync_client_warns_once_pointing_to_async_client(
+    sync_client: nb.Client,
+) -> None:
+    async def handler() -> None:
+        sync_client.generate("a red kite")  # blocks the loop: the warning's line
+        sync_client.generate("a blue boat")
+        for _ in sync_client.batch(["a green hill"]):
+            pass
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(handler())
+
+    ours = [w for w in caught if issubclass(w.category, nb.BlockingCallWarning)]
+    assert len(ours) == 1  # once per client
+    assert issubclass(ours[0].category, RuntimeWarning)
+    assert "AsyncClient" in str(ours[0].message)
+    assert ours[0].filename == __file__  # it points at the user's call
+
+
+def test_a_user_can_silence_the_warning_by_its_category(sync_client: nb.Client) -> None:
+    async def handler() -> nb.ImageResult:
+        return sync_client.generate("a red kite")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nb.BlockingCallWarning)
+        assert asyncio.run(handler()).image.mime_type == "image/png"
+
+
+def test_no_warning_outside_a_running_loop(sync_client: nb.Client) -> None:
+    # The suite turns warnings into errors: a warning here would fail the test.
+    sync_client.generate("a red kite")
+    with ThreadPoolExecutor(2) as pool:
+        assert len(list(pool.map(sync_client.generate, ["a", "b"]))) == 2
 
 
 def test_close_is_idempotent_and_later_calls_raise(sync_server: FakeServer) -> None:

@@ -103,8 +103,8 @@ class Admission:
             more = in_flight * per_image if per_image is not None else 0.0
             if cap <= 0 or (spent or 0.0) + more > cap:
                 self._ledger.note_stop(
-                    f"{name}={cap:g} reached: {spent or 0.0:g} spent, "
-                    f"{more:g} more in flight or next"
+                    f"{name}={cap:g} reached: no more requests started, as the next "
+                    "could take the spend past it"
                 )
                 return False
         return True

@@ -45,7 +45,6 @@ from ._attempts import ItemAttempts
 from ._delivery import Delivery
 from ._items import BatchItem, BatchStatus, BatchSummary, SkipReason
 from ._ledger import Ledger
-from ._manifest import write_images
 from ._options import BatchInput, BatchOptions
 from ._reader import InputReader
 from ._sender import Sender
@@ -131,22 +130,32 @@ class Engine:
                 with anyio.CancelScope() as self._scope:
                     if self._closed:  # closed before it started
                         self._scope.cancel()
-                    options = self._options
-                    done = self.ledger.open(
-                        options.out_dir, resume=options.resume, dry_run=options.dry_run
-                    )
-                    self._admission.remember_done(done)
-                    await self._run_workers()
+                    if self._open_ledger():
+                        await self._run_workers()
             finally:
                 with anyio.CancelScope(shield=True):
                     await self.reader.aclose()
-                self.ledger.close()
+                try:
+                    self.ledger.close()
+                except OSError as exc:  # the manifest could not be closed
+                    self._crash_with(exc)
         if self._closed:
             return  # the consumer has gone: nobody is there to raise to
         if self._crash is not None:
             raise self._crash
         if self._stop_error is not None:
             raise self._stop_error
+
+    def _open_ledger(self) -> bool:
+        """Prepare ``out_dir`` and its manifest; whether the batch may go on."""
+        options = self._options
+        try:
+            done = self.ledger.open(options.out_dir, resume=options.resume, dry_run=options.dry_run)
+        except OSError as exc:  # out_dir cannot be made, or its manifest opened
+            self._crash_with(exc)
+            return False
+        self._admission.remember_done(done)
+        return True
 
     async def _run_workers(self) -> None:
         """Run the workers (no more than there are inputs) until all have ended."""
@@ -177,7 +186,7 @@ class Engine:
                 item = await self._see_through(work, entry[1])
             finally:
                 if item is None:  # cancelled: the consumer closed the batch
-                    self.ledger.record(work.skipped("stopped"))
+                    self._record(work.skipped("stopped"))
             await self._finish(item)
 
     async def _read(self) -> tuple[int, Any] | None:
@@ -251,12 +260,12 @@ class Engine:
     async def _keep(self, work: _Work, request: ImageRequest, result: ImageResult) -> BatchItem:
         """Write the images of a successful request (with ``out_dir``); its item."""
         paths: tuple[Path, ...] = ()
-        out_dir = self._options.out_dir
-        if out_dir is not None:
+        folder = self.ledger.folder
+        if folder is not None:
             try:
                 with anyio.CancelScope(shield=True):  # a file is complete or absent
                     paths = await anyio.to_thread.run_sync(
-                        write_images, out_dir, work.index, request.prompt, result
+                        folder.write, work.index, request.prompt, result
                     )
             except OSError as exc:  # a full disk fails every item after this one too
                 self._crash_with(exc)
@@ -264,7 +273,7 @@ class Engine:
         self.ledger.account(result, len(paths))
         return work.item(
             "ok",
-            result=None if out_dir is not None else result,
+            result=None if folder is not None else result,
             paths=paths,
             usage=result.usage,
             request_id=result.request_id,
@@ -281,10 +290,7 @@ class Engine:
     async def _finish(self, item: BatchItem) -> None:
         """Record ``item``, report progress, and hand it out."""
         assert self._delivery is not None
-        try:
-            self.ledger.record(item)
-        except OSError as exc:  # the manifest could not be written
-            self._crash_with(exc)
+        self._record(item)
         progress = self._options.progress
         if progress is not None and self._crash is None:
             try:
@@ -294,6 +300,12 @@ class Engine:
             except Exception as exc:
                 self._crash_with(exc)
         await self._delivery.deliver(item)
+
+    def _record(self, item: BatchItem) -> None:
+        try:
+            self.ledger.record(item)
+        except OSError as exc:  # the manifest could not be written
+            self._crash_with(exc)
 
     # -- stopping ---------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import attrs
 
 from .._errors import NanoBananaError
 from .._models import ImageRequest, ImageResult, Usage
+from .._results import money_repr
 
 __all__ = ["BatchItem", "BatchStatus", "BatchSummary", "SkipReason"]
 
@@ -108,6 +109,12 @@ class BatchSummary:
         ...     summary = client.batch(requests, dry_run=True).run()
         >>> summary.planned_requests, summary.planned_images, summary.skipped_by_reason
         (2, 3, {'dry_run': 2})
+
+        A repr shows money rounded to 6 decimals; the attributes keep the exact sums:
+
+        >>> summary = nb.BatchSummary(ok=2, usd_spent=0.1 + 0.2)
+        >>> "usd_spent=0.3," in repr(summary), summary.usd_spent
+        (True, 0.30000000000000004)
     """
 
     read: int = 0
@@ -119,8 +126,8 @@ class BatchSummary:
     in_flight: int = 0
     images: int = 0
     images_written: int = 0
-    credits_used: float | None = None
-    usd_spent: float | None = None
+    credits_used: float | None = attrs.field(default=None, repr=money_repr)
+    usd_spent: float | None = attrs.field(default=None, repr=money_repr)
     requests_sent: int = 0
     throttled: int = 0
     concurrency: int = 0

@@ -14,7 +14,13 @@ from pathlib import Path
 
 from .._models import ImageResult
 from ._items import BatchItem, BatchSummary
-from ._manifest import MANIFEST_NAME, ManifestWriter, clean_partial_files, succeeded_keys
+from ._manifest import (
+    MANIFEST_NAME,
+    ImageFolder,
+    ManifestWriter,
+    clean_partial_files,
+    read_earlier_runs,
+)
 from ._reader import InputReader
 from ._throttle import Throttle
 
@@ -36,6 +42,7 @@ class Ledger:
         planned_requests: Requests a dry run would send.
         planned_images: Images those requests would make.
         stop_reason: Why the batch stopped early, if it did.
+        folder: Where the images go, once open with an ``out_dir``.
     """
 
     def __init__(self) -> None:
@@ -51,14 +58,17 @@ class Ledger:
         self.started = time.monotonic()
         self.ended: float | None = None
         self._manifest: ManifestWriter | None = None
+        self.folder: ImageFolder | None = None
 
     def open(self, out_dir: Path | None, *, resume: bool, dry_run: bool) -> Counter[str]:
         """Prepare ``out_dir`` and open its manifest; return the keys done before
-        (with ``resume``), each with how many times it finished ok."""
+        (with ``resume``: finished ok, their images still there), each with how many
+        times. Raises the ``OSError`` when ``out_dir`` cannot be prepared."""
         if out_dir is None:
             return Counter()
-        path = out_dir / MANIFEST_NAME
-        done = succeeded_keys(path) if resume else Counter()
+        done, gone = read_earlier_runs(out_dir)
+        if not resume:
+            done = Counter()
         if dry_run:
             return done  # a dry run reads the manifest, to count what a resume would send
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -67,8 +77,9 @@ class Ledger:
             log.info(
                 "removed %d partial file(s) left in %s by an interrupted run", removed, out_dir
             )
-        self._manifest = ManifestWriter(path)
+        self._manifest = ManifestWriter(out_dir / MANIFEST_NAME)
         self._manifest.open()
+        self.folder = ImageFolder(out_dir, gone)
         return done
 
     def close(self) -> None:

@@ -10,11 +10,11 @@ still resumes correctly.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
-import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,36 +24,64 @@ from ._items import BatchItem
 
 __all__ = [
     "MANIFEST_NAME",
+    "ImageFolder",
     "ManifestWriter",
     "clean_partial_files",
     "image_file_name",
+    "read_earlier_runs",
     "read_manifest",
     "slugify",
-    "succeeded_keys",
-    "write_images",
 ]
 
 MANIFEST_NAME = "manifest.jsonl"
-_SLUG_LEN = 40
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+_SLUG_LEN = 40  # characters
+_SLUG_BYTES = 100  # UTF-8 bytes: file names are limited to 255 bytes on most systems
 
 
 def slugify(text: str, max_len: int = _SLUG_LEN) -> str:
-    """A short, file-system-safe slug of a prompt: lower-case ASCII words and dashes.
+    """A short, file-system-safe slug of a prompt: lower-case words joined by dashes.
+
+    Letters and digits of every script are kept (normalised to NFKC); everything
+    else (spaces, punctuation, path separators, control characters) becomes a dash.
+    The slug never starts with a dot or a dash, and is at most ``max_len``
+    characters and 100 bytes of UTF-8. A prompt with nothing to keep gives ``image``.
 
     Example:
         >>> slugify("A lighthouse at dawn, 16:9 -- oil painting!")
         'a-lighthouse-at-dawn-16-9-oil-painting'
         >>> slugify("../../etc/passwd")
         'etc-passwd'
-        >>> slugify("東京")
+        >>> slugify("東京の夜景"), slugify("Café au lait"), slugify("Кот в сапогах")
+        ('東京の夜景', 'café-au-lait', 'кот-в-сапогах')
+        >>> slugify("!!!")
         'image'
     """
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = _NON_WORD.sub("-", ascii_text.lower()).strip("-")
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFKC", text).lower():
+        kind = unicodedata.category(char)[0]
+        # A mark (an accent, a vowel sign) is kept on a letter or digit, never alone.
+        follows = bool(kept) and kept[-1] != " "
+        keep = kind in "LN" or (kind == "M" and follows and not _is_variation_selector(char))
+        kept.append(char if keep else " ")
+    slug = "-".join("".join(kept).split())
     if len(slug) > max_len:
-        slug = slug[:max_len].rsplit("-", 1)[0] or slug[:max_len]
+        slug = _cut(slug, max_len, len)
+    if len(slug.encode()) > _SLUG_BYTES:
+        slug = _cut(slug, _SLUG_BYTES, lambda part: len(part.encode()))
     return slug.strip("-") or "image"
+
+
+def _is_variation_selector(char: str) -> bool:
+    return unicodedata.name(char, "").startswith("VARIATION SELECTOR")
+
+
+def _cut(slug: str, limit: int, size: Callable[[str], int]) -> str:
+    """``slug`` cut to ``limit`` (as ``size`` measures it), at a dash if there is one."""
+    end = len(slug)
+    while size(slug[:end]) > limit:
+        end -= 1
+    head = slug[:end]
+    return head.rsplit("-", 1)[0] if "-" in head.strip("-") else head
 
 
 def image_file_name(index: int, prompt: str, suffix: str, position: int, count: int) -> str:
@@ -90,52 +118,89 @@ def read_manifest(path: Path) -> Iterator[dict[str, Any]]:
                 yield doc
 
 
-def succeeded_keys(path: Path) -> collections.Counter[str]:
-    """How many times each request key finished ``ok`` in the manifest at ``path``."""
-    counts: collections.Counter[str] = collections.Counter()
-    for doc in read_manifest(path):
-        if doc.get("status") == "ok":
-            counts[doc["key"]] += 1
-    return counts
+def read_earlier_runs(out_dir: Path) -> tuple[collections.Counter[str], set[str]]:
+    """What earlier runs left in ``out_dir``, as its manifest tells.
+
+    Returns how many times each request key finished ``ok`` with every image it
+    names still in ``out_dir`` (an ``ok`` whose files are gone is not done), and the
+    file names the manifest records that are missing (never to be given to another
+    image, so that no two lines name one file).
+    """
+    done: collections.Counter[str] = collections.Counter()
+    gone: set[str] = set()
+    for doc in read_manifest(out_dir / MANIFEST_NAME):
+        names = doc.get("paths", [])
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            continue  # not a line this package wrote
+        missing = {name for name in names if not (out_dir / name).is_file()}
+        gone |= missing
+        if doc.get("status") == "ok" and not missing:
+            done[doc["key"]] += 1
+    return done, gone
 
 
 class ManifestWriter:
-    """Appends one flushed line per finished item."""
+    """Appends one line per finished item, each written through at once.
+
+    A line that could not be written whole (a full disk) may be left torn; nothing
+    more is appended after it, so no complete line is glued to it. The next run
+    ends the torn line before appending, and reading skips it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fh: IO[bytes] | None = None
+        self._failed: OSError | None = None
         self.lines = 0
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = self.path.open("ab")
-        # A line torn by a kill must not glue itself to the next run's first line.
-        if fh.tell() > 0:
-            with self.path.open("rb") as check:
-                check.seek(-1, os.SEEK_END)
-                if check.read(1) != b"\n":
-                    fh.write(b"\n")
+        fh = self.path.open("ab", buffering=0)
+        try:
+            # A line torn by a kill must not glue itself to the next run's first line.
+            if fh.tell() > 0:
+                with self.path.open("rb") as check:
+                    check.seek(-1, os.SEEK_END)
+                    if check.read(1) != b"\n":
+                        _write_all(fh, b"\n")
+        except BaseException:
+            fh.close()
+            raise
         self._fh = fh
 
     def write(self, item: BatchItem) -> None:
-        """Append the line of ``item`` and flush it."""
+        """Append the line of ``item``; raise the ``OSError`` if it cannot be written."""
         if self._fh is None:
             raise RuntimeError("the manifest is not open")
+        if self._failed is not None:
+            raise self._failed
         record = manifest_line(_record(item))
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         try:
             data = line.encode()
         except UnicodeEncodeError:  # a lone surrogate in a prompt: JSON escapes it
             data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
-        self._fh.write(data)
-        self._fh.flush()
+        try:
+            _write_all(self._fh, data)
+        except OSError as exc:
+            self._failed = exc
+            raise
         self.lines += 1
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            fh.close()
+
+
+def _write_all(fh: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` to the unbuffered ``fh`` (a write may take only part)."""
+    view = memoryview(data)
+    while view:
+        written = fh.write(view)
+        if not written:
+            raise OSError(f"no byte of the line could be written to {fh.name!r}")
+        view = view[written:]
 
 
 def _record(item: BatchItem) -> ManifestRecord:
@@ -156,12 +221,41 @@ def _record(item: BatchItem) -> ManifestRecord:
     )
 
 
-def write_images(out_dir: Path, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:
-    """Write the images of one item into ``out_dir`` (each atomically); their paths."""
-    paths = []
-    count = len(result.images)
-    for position, image in enumerate(result.images):
-        target = out_dir / image_file_name(index, prompt, image.suffix, position, count)
-        atomic_write(target, image.data)
-        paths.append(target)
-    return tuple(paths)
+class ImageFolder:
+    """Where a batch writes its images: never over a file that is there already, nor
+    under a name the manifest records, so no run overwrites an image of another.
+
+    A taken name gets ``-2``, ``-3``... before its suffix, as ``nanobanana generate``
+    does.
+    """
+
+    def __init__(self, path: Path, recorded_missing: set[str]) -> None:
+        self.path = path
+        self._retired = recorded_missing
+
+    def write(self, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:
+        """Write the images of one item (each atomically); their paths.
+
+        When one cannot be written, those of the item written before it are removed
+        (the item did not succeed) and the ``OSError`` is raised.
+        """
+        paths: list[Path] = []
+        count = len(result.images)
+        try:
+            for position, image in enumerate(result.images):
+                name = image_file_name(index, prompt, image.suffix, position, count)
+                target = self._free(name[: -len(image.suffix)], image.suffix)
+                atomic_write(target, image.data)
+                paths.append(target)
+        except BaseException:
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
+        return tuple(paths)
+
+    def _free(self, stem: str, suffix: str) -> Path:
+        candidate, number = f"{stem}{suffix}", 2
+        while candidate in self._retired or (self.path / candidate).exists():
+            candidate, number = f"{stem}-{number}{suffix}", number + 1
+        return self.path / candidate
