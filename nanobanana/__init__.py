@@ -41,6 +41,8 @@ if TYPE_CHECKING:  # for type checkers: the same names as the export table below
         APITimeoutError as APITimeoutError,
         AuthenticationError as AuthenticationError,
         BadRequestError as BadRequestError,
+        BatchClosedError as BatchClosedError,
+        BlockingCallWarning as BlockingCallWarning,
         ClientClosedError as ClientClosedError,
         ConfigurationError as ConfigurationError,
         ConflictError as ConflictError,
@@ -64,6 +66,7 @@ if TYPE_CHECKING:  # for type checkers: the same names as the export table below
         Timeout as Timeout,
         Usage as Usage,
     )
+    from ._prompt_files import read_prompts as read_prompts
     from ._retry import RetryPolicy as RetryPolicy
     from ._sync import Batch as Batch, Client as Client
 
@@ -89,6 +92,8 @@ _EXPORTS: dict[str, str] = {
     "APIStatusError": "._errors",
     "APITimeoutError": "._errors",
     "AuthenticationError": "._errors",
+    "BatchClosedError": "._errors",
+    "BlockingCallWarning": "._errors",
     "BadRequestError": "._errors",
     "ClientClosedError": "._errors",
     "ConfigurationError": "._errors",
@@ -110,6 +115,7 @@ _EXPORTS: dict[str, str] = {
     "ImageResult": "._models",
     "Timeout": "._models",
     "Usage": "._models",
+    "read_prompts": "._prompt_files",
     "RetryPolicy": "._retry",
     "Batch": "._sync",
     "Client": "._sync",

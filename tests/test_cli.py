@@ -75,6 +75,15 @@ def test_unknown_flag_is_a_usage_error() -> None:
     assert_usage_error(cli("generate", "x", "--fake", "--bogus"), "--bogus")
 
 
+def test_an_unquoted_prompt_gets_a_hint_to_quote_it() -> None:
+    result = cli("generate", "a", "red", "kite", "--fake")
+    assert_usage_error(result, "unrecognized arguments: red kite", '"a red kite"', "quote")
+
+
+def test_an_unknown_flag_gets_no_quoting_hint() -> None:
+    assert "quote" not in cli("generate", "x", "--fake", "--bogus").stderr
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -82,7 +91,6 @@ def test_unknown_flag_is_a_usage_error() -> None:
         (("generate", "x", "--fake", "--resolution", "8K"), "--resolution"),
         (("generate", "x", "--fake", "-n", "0"), "must be >= 1"),
         (("generate", "x", "--fake", "-n", "5"), "num_images"),
-        (("generate", "x", "--fake", "-m", "google/nano-banana-2", "-n", "2"), "num_images"),
         (("batch", "in.txt", "-o", "out", "--fake", "--concurrency", "0"), "--concurrency"),
         (("batch", "in.txt", "-o", "out", "--fake", "--rpm", "-1"), "--rpm"),
         (("edit", "x", "--fake", "-i", "missing.png"), "missing.png"),
@@ -162,6 +170,47 @@ def test_edit_sends_paths_and_urls(sync_server: FakeServer, tmp_path: Path) -> N
     assert sent["model"] == "google/gemini-2.5-flash-image-edit"
     assert sent["image_urls"][0].startswith("data:image/png;base64,")
     assert sent["image_urls"][1] == url
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("pro", "google/nano-banana-pro"), ("google/nano-banan-2", "google/nano-banana-2")],
+)
+def test_an_unknown_model_offline_suggests_the_closest_known_id(
+    tmp_path: Path, typed: str, meant: str
+) -> None:
+    result = cli("generate", "a red kite", "-m", typed, "-o", str(tmp_path), "--fake", "-q")
+    assert result.returncode == 0, result.stderr
+    assert f"did you mean {meant}?" in result.stderr
+    assert len(list(tmp_path.glob("*.png"))) == 1
+
+
+def test_an_unknown_model_in_a_dry_run_suggests_the_closest_known_id(tmp_path: Path) -> None:
+    source = tmp_path / "prompts.txt"
+    source.write_text("a red kite\n")
+    result = cli("batch", str(source), "-o", str(tmp_path / "out"), "-m", "pro", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "did you mean google/nano-banana-pro?" in result.stderr
+
+
+def test_an_unknown_model_online_is_sent_as_given(sync_server: FakeServer, tmp_path: Path) -> None:
+    result = cli("generate", "a red kite", "-m", "pro", "-o", str(tmp_path), *against(sync_server))
+    assert result.returncode == 0, result.stderr
+    assert "did you mean" not in result.stderr
+    assert sync_server.generation_requests[0].json["model"] == "pro"
+
+
+def test_batch_max_credits_caps_the_spend(sync_server: FakeServer, tmp_path: Path) -> None:
+    source = tmp_path / "prompts.txt"
+    source.write_text("one\ntwo\nthree\nfour\n")
+    out = tmp_path / "out"
+    args = ("batch", str(source), "-o", str(out), "--concurrency", "1", "--json")
+    result = cli(*args, "--max-credits", "100000", *against(sync_server))
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert (summary["ok"], summary["skipped_by_reason"]) == (1, {"budget": 3})
+    assert "max_credits=100000" in summary["stop_reason"]
+    assert len(sync_server.generation_requests) == 1
 
 
 def test_models_lists_the_catalog() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +219,59 @@ def test_ctrl_c_flushes_the_manifest_and_exits_130(tmp_path: Path) -> None:
     assert 1 <= len(records) < 40
     summary = json_lines(stdout)[-1]
     assert (summary["type"], summary["interrupted"], summary["exit_code"]) == ("summary", True, 130)
+
+
+def test_a_run_into_a_folder_with_a_manifest_warns_that_resume_would_skip(
+    sync_server: FakeServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.txt"
+    source.write_text("a red kite\na blue boat\n")
+    out = tmp_path / "out"
+    first = cli("batch", str(source), "-o", str(out), *against(sync_server))
+    assert first.returncode == 0, first.stderr
+    assert "warning" not in first.stderr
+    again = cli("batch", str(source), "-o", str(out), *against(sync_server))
+    assert again.returncode == 0, again.stderr
+    warnings = [line for line in again.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert "manifest.jsonl exists" in warnings[0]
+    assert "--resume would skip what is done" in warnings[0]
+    resumed = cli("batch", str(source), "-o", str(out), "--resume", *against(sync_server))
+    assert "warning" not in resumed.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs, where mounting one is permitted."""
+    disk = tmp_path / "small"
+    disk.mkdir()
+    if sys.platform != "linux" or shutil.which("mount") is None:
+        pytest.skip("needs Linux and mount")
+    command = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]
+    if subprocess.run(command, capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs is not permitted here")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_stops_the_batch_with_one_line_and_exit_1(small_disk: Path) -> None:
+    source = small_disk.parent / "prompts.txt"
+    source.write_text("".join(f"a paper crane, fold {i}\n" for i in range(200)))
+    out = small_disk / "out"
+    with FakeServer(image_bytes=8_000) as server:
+        command = ("batch", str(source), "-o", str(out), "--concurrency", "8", "--json")
+        result = cli(*command, *against(server), timeout=60)  # never a hang
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    stopped = [line for line in result.stderr.splitlines() if line.startswith("the batch stopped:")]
+    assert len(stopped) == 1
+    assert "No space left on device" in stopped[0]
+    summary = json_lines(result.stdout)[-1]
+    assert summary["exit_code"] == 1
+    assert "No space left on device" in summary["stop_reason"]
+    assert 0 < summary["read"] < 200
+    for record in manifest(out):  # closed: every line whole; no ok without its image
+        if record["status"] == "ok":
+            assert all((out / name).is_file() for name in record["paths"])

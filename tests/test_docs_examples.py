@@ -1,4 +1,5 @@
-"""Every Python example in docs/ runs against the fake API, as a reader would run it.
+"""Every Python example in README.md and docs/ runs against the fake API, as a reader
+would run it.
 
 The examples read the API key and base URL from the environment, as the SDK does, so
 the test points ``AIML_API_KEY`` and ``AIML_API_BASE`` at a :class:`FakeServer` and
@@ -9,7 +10,9 @@ comment on the line before a block (invisible on the site) changes what is done:
 * ``<!-- docs-test: skip -->``: the block is only compiled (Ctrl-C, proxies,
   another library's code: things that cannot run offline here);
 * ``<!-- docs-test: pytest -->``: the block is a test module; it is written to a file
-  and run with pytest in a subprocess.
+  and run with pytest in a subprocess;
+* ``<!-- docs-test: file NAME -->`` before a block of any language: the page shows the
+  content of file ``NAME``, and its examples run with that file in their directory.
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ import pytest
 
 from nanobanana.testing import FakeServer
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 _MARKER = re.compile(r"<!--\s*docs-test:\s*(?P<mode>[\w-]+)\s*-->")
-_MODES = ("run", "skip", "pytest")
+_FILE_MARKER = re.compile(r"<!--\s*docs-test:\s*file\s+(?P<name>[\w.-]+)\s*-->")
+_MODES = ("run", "skip", "pytest", "file")
 
 
 @attrs.frozen
@@ -41,15 +47,30 @@ class Snippet:
     line: int
     mode: str
     code: str
+    #: The files the page shows (``docs-test: file``), written beside the example.
+    files: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.page}:{self.line}"
 
 
+def _page_name(path: Path) -> str:
+    return path.relative_to(DOCS if path.is_relative_to(DOCS) else ROOT).as_posix()
+
+
+def _marker_before(lines: list[str], start: int) -> str:
+    """The marker comment on the last non-blank line before line ``start``, or ``""``."""
+    previous = start - 1
+    while previous >= 0 and not lines[previous].strip():
+        previous -= 1
+    return lines[previous] if previous >= 0 else ""
+
+
 def _snippets(path: Path) -> list[Snippet]:
     lines = path.read_text(encoding="utf-8").splitlines()
     found: list[Snippet] = []
+    files: list[tuple[str, str]] = []
     i = 0
     while i < len(lines):
         match = _FENCE.match(lines[i])
@@ -68,22 +89,23 @@ def _snippets(path: Path) -> list[Snippet]:
             body.append(lines[i][len(indent) :] if lines[i].startswith(indent) else lines[i])
             i += 1
         i += 1
+        before = _marker_before(lines, start)
+        shown = _FILE_MARKER.search(before)
+        if shown is not None:
+            files.append((shown["name"], textwrap.dedent("\n".join(body)) + "\n"))
+            continue
         if language not in ("python", "py"):
             continue
-        mode = "run"
-        previous = start - 1
-        while previous >= 0 and not lines[previous].strip():
-            previous -= 1
-        if previous >= 0:
-            marker = _MARKER.search(lines[previous])
-            if marker is not None:
-                mode = marker["mode"]
-        page = path.relative_to(DOCS).as_posix()
-        found.append(Snippet(page, start + 1, mode, textwrap.dedent("\n".join(body)) + "\n"))
-    return found
+        marker = _MARKER.search(before)
+        mode = "run" if marker is None else marker["mode"]
+        code = textwrap.dedent("\n".join(body)) + "\n"
+        found.append(Snippet(_page_name(path), start + 1, mode, code))
+    # A file shown anywhere on the page is there for every example of the page.
+    return [attrs.evolve(snippet, files=tuple(files)) for snippet in found]
 
 
-SNIPPETS = [s for page in sorted(DOCS.rglob("*.md")) for s in _snippets(page)]
+PAGES = [README, *sorted(DOCS.rglob("*.md"))]
+SNIPPETS = [s for page in PAGES for s in _snippets(page)]
 # A pytest subprocess takes a few seconds.
 _PARAMS = [
     pytest.param(s, id=s.id, marks=[pytest.mark.slow] if s.mode == "pytest" else [])
@@ -93,18 +115,27 @@ _PARAMS = [
 
 def test_the_docs_have_runnable_examples() -> None:
     assert sum(s.mode == "run" for s in SNIPPETS) >= 20
-    unknown = [s.id for s in SNIPPETS if s.mode not in _MODES]
+    unknown = [s.id for s in SNIPPETS if s.mode not in _MODES or s.mode == "file"]
     assert not unknown, f"unknown docs-test markers at {unknown}"
+
+
+def test_the_readme_examples_all_run() -> None:
+    """The README's examples are pasted as they are: none may be left out of the run."""
+    readme = [s for s in SNIPPETS if s.page == "README.md"]
+    assert len(readme) >= 3
+    assert all(s.mode == "run" for s in readme), [s.id for s in readme if s.mode != "run"]
 
 
 @pytest.mark.parametrize("snippet", _PARAMS)
 def test_docs_example(snippet: Snippet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Illustrative blocks may use ``await`` at top level, as if typed into ``python -m asyncio``.
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if snippet.mode == "skip" else 0
-    code = compile(snippet.code, f"docs/{snippet.page}:{snippet.line}", "exec", flags=flags)
+    code = compile(snippet.code, f"{snippet.page}:{snippet.line}", "exec", flags=flags)
     if snippet.mode == "skip":
         return
     monkeypatch.chdir(tmp_path)
+    for name, text in snippet.files:
+        (tmp_path / name).write_text(text, encoding="utf-8")
     if snippet.mode == "pytest":
         _run_as_test_module(snippet, tmp_path)
         return

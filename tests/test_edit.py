@@ -190,3 +190,31 @@ async def test_edit_expands_a_home_directory_path(
     await client.edit("make it night", images=["~/racoon.png"])
 
     assert sent_images(server) == [f"data:image/png;base64,{b64(PNG)}"]
+
+
+@pytest.mark.parametrize("url", ["ftp://x/y.png", "file:///tmp/cat.png", "S3://bucket/cat.png"])
+async def test_edit_with_a_url_of_another_scheme_names_the_scheme(
+    client: nb.AsyncClient, server: FakeServer, url: str
+) -> None:
+    scheme = url.split(":", 1)[0]
+
+    with pytest.raises(nb.ValidationError) as info:
+        await client.edit("make it night", images=[png(), url])
+
+    assert info.value.field == "images[1]"
+    assert f"{scheme}:// URLs are not supported" in str(info.value)
+    assert repr(url) in str(info.value)  # the URL as given, not read as a path
+    assert "no such file" not in str(info.value)
+    assert server.requests == []
+
+
+async def test_edit_with_a_directory_says_it_is_a_directory(
+    client: nb.AsyncClient, server: FakeServer, tmp_path: Path
+) -> None:
+    (tmp_path / "pics").mkdir()
+
+    with pytest.raises(nb.ValidationError, match="is a directory") as info:
+        await client.edit("make it night", images=[tmp_path / "pics"])
+
+    assert info.value.field == "images[0]"
+    assert server.requests == []

@@ -17,6 +17,7 @@ from nanobanana._models import ImageRequest
 from ._batch_run import BatchRun
 from ._common import open_client, route_logs
 from ._exit import UsageError
+from ._generate_cmd import check_folder, warn_unknown_model
 from ._inputs import FileSource, LineMap, StdinSource, detect_format, sniff_format, spool_stdin
 from ._lines import BadLine, Defaults
 from ._make_reporter import make_reporter
@@ -33,8 +34,9 @@ def cmd_batch(args: Any) -> int:
     route_logs(reporter, args.verbose)
     defaults = _defaults(args)
     out = Path(args.output).expanduser()
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"-o {args.output}: exists and is not a folder")
+    check_folder(out, f"-o {args.output}")  # before anything is read or sent
+    if args.fake or args.dry_run:
+        warn_unknown_model(args.model, reporter)
     fmt = detect_format(args.input, args.format)
     display = "<stdin>" if args.input == "-" else args.input
     run = BatchRun(source=(), lines=LineMap(), reporter=reporter, display=display, json=args.json)
@@ -66,6 +68,7 @@ def _batch_options(args: Any, out: Path) -> dict[str, Any]:
         "resume": args.resume,
         "fail_fast": args.fail_fast,
         "max_spend_usd": args.max_spend_usd,
+        "max_credits": args.max_credits,
         "dry_run": args.dry_run,
     }
 

@@ -5,14 +5,15 @@ log records, JSON on stdout, and the check of local image paths.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from pathlib import Path
-from types import TracebackType
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from types import FrameType, TracebackType
 from typing import Any
 
 import anyio
@@ -20,19 +21,21 @@ import anyio
 from nanobanana._client import AsyncClient
 from nanobanana._config import resolve_api_key
 from nanobanana._errors import ConfigurationError
-from nanobanana._urls import is_url
 
-from ._exit import UsageError
+from ._exit import EXIT_INTERRUPTED, PROG, UsageError
 from ._reporter import Reporter
 
 __all__ = [
     "Interrupt",
-    "check_local_images",
     "client_settings",
     "open_client",
     "print_json",
     "route_logs",
+    "signals_restored",
 ]
+
+#: The signals that stop a command as Ctrl-C does, with the exit code of each.
+_STOP_SIGNALS = {"SIGINT": EXIT_INTERRUPTED, "SIGTERM": 128 + 15}
 
 
 def print_json(record: Any) -> None:
@@ -61,35 +64,48 @@ def route_logs(reporter: Reporter, verbose: bool) -> None:
 
 
 class Interrupt:
-    """Turns the first Ctrl-C into cancelling :attr:`scope`; a second one kills as usual.
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM into cancelling :attr:`scope`; a second
+    one ends the program at once.
 
     Cancelling (rather than a ``KeyboardInterrupt`` raised anywhere) lets the batch
-    close its manifest and the command print its summary before exiting with 130.
+    close its manifest and the command print its summary before exiting with 130
+    (143 after SIGTERM). From the first signal on, until the command returns (see
+    :func:`signals_restored`), a second one exits at once with that code, whatever
+    the program is doing: nothing waits for a thread or the event loop to wind down.
     """
 
     def __init__(self) -> None:
         self.scope = anyio.CancelScope()
-        self.hit = False
+        self.signal_name: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._saved: dict[int, Any] = {}
+
+    @property
+    def hit(self) -> bool:
+        """Whether a signal came."""
+        return self.signal_name is not None
+
+    @property
+    def exit_code(self) -> int:
+        """130 after Ctrl-C, 143 after SIGTERM (128 plus the signal's number)."""
+        return _STOP_SIGNALS.get(self.signal_name or "SIGINT", EXIT_INTERRUPTED)
 
     def __enter__(self) -> Interrupt:
         try:
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGINT, self._fire)
-        except (NotImplementedError, RuntimeError, ValueError):
-            return self  # not the main thread, or Windows: KeyboardInterrupt it is
-        self._loop = loop
+            self._loop = asyncio.get_running_loop()
+            for name in _STOP_SIGNALS:
+                signum = getattr(signal, name)
+                self._saved[signum] = signal.signal(signum, self._on_signal)
+        except (RuntimeError, ValueError, OSError):
+            return self  # not the main thread: KeyboardInterrupt it is
         return self
 
-    def _fire(self) -> None:
-        self.hit = True
-        self.scope.cancel()
-        self._release()
-
-    def _release(self) -> None:
-        if self._loop is not None:
-            self._loop.remove_signal_handler(signal.SIGINT)  # restores the default handler
-            self._loop = None
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.signal_name is not None:
+            _exit_now(self.exit_code)
+        self.signal_name = signal.Signals(signum).name
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.scope.cancel)
 
     def __exit__(
         self,
@@ -97,7 +113,35 @@ class Interrupt:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._release()
+        if not self.hit:  # after a signal, a second one still ends the program at once
+            for signum, handler in self._saved.items():
+                signal.signal(signum, handler)
+        self._saved.clear()
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once: no thread, event loop or ``finally`` is waited for."""
+    with contextlib.suppress(Exception):  # stdout may be mid-write: keep what is whole
+        sys.stdout.flush()
+    with contextlib.suppress(OSError):
+        os.write(2, f"{PROG}: interrupted\n".encode())
+    os._exit(code)
+
+
+@contextmanager
+def signals_restored() -> Iterator[None]:
+    """Put back the SIGINT and SIGTERM handlers a command found, once it returns."""
+    saved: dict[int, Any] = {}
+    with contextlib.suppress(ValueError, OSError):  # not the main thread: nothing to do
+        for name in _STOP_SIGNALS:
+            signum = getattr(signal, name)
+            saved[signum] = signal.getsignal(signum)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(signum, handler)
 
 
 def client_settings(args: Any) -> dict[str, Any]:
@@ -141,14 +185,3 @@ async def open_client(args: Any, *, need_key: bool = True) -> AsyncIterator[Asyn
         raise UsageError(str(exc)) from None
     async with client:
         yield client
-
-
-def check_local_images(images: Iterable[Any]) -> None:
-    """Refuse (exit 2) an input image path that is not a readable file; URLs pass."""
-    for item in images:
-        text = str(item)
-        if is_url(text):
-            continue
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise UsageError(f"cannot read image {text!r}: no such file")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._batch_cmd import cmd_batch
+from ._common import signals_restored
 from ._demo_cmd import cmd_demo
 from ._generate_cmd import cmd_generate
 from ._models_cmd import cmd_models
@@ -21,8 +22,15 @@ def run(args: Any) -> int:
     names; return its exit code.
 
     Each command checks its arguments and inputs first, then runs its network part
-    in one event loop (``anyio.run``, asyncio backend: aiohttp needs it).
+    in one event loop (``anyio.run``, asyncio backend: aiohttp needs it). Ctrl-C and
+    SIGTERM are handled while it runs (see :class:`~nanobanana._cli._common.Interrupt`);
+    the handlers found are put back when it returns.
     """
+    with signals_restored():
+        return _run(args)
+
+
+def _run(args: Any) -> int:
     if args.command == "models":
         return cmd_models(args)
     if args.command == "batch":

@@ -9,6 +9,7 @@ Exit codes:
     2: a usage error: an unknown flag, an invalid option value, an unreadable input
        file, a missing API key. One line on stderr, never a traceback.
     130: interrupted by Ctrl-C (the batch manifest is flushed and closed first).
+    143: stopped by SIGTERM, which is handled as Ctrl-C is.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ not (the rules of one line are in :mod:`nanobanana._cli._lines`). Nothing is hel
 memory beyond the line being read: a file is read twice (a validating scan that counts
 its requests, then the run), stdin once, as it comes.
 
+An input without a single prompt (an empty file or stream, only blank or comment
+lines, a CSV header alone) is not an error: it makes an empty batch, and the command
+says so in a warning on stderr.
+
 Index rule: the batch engine numbers the requests it is given, so a request's index
 counts the good lines before it; bad lines take no index. :class:`LineMap` remembers
 the source line of each index until the item comes out of the batch.
@@ -15,19 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import os
 import shutil
+import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import IO, Final
+from typing import IO
 
+from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
+from nanobanana._prompt_files import FORMATS, format_of, prompt_entries
 
 from ._exit import UsageError
-from ._lines import BadLine, Defaults, OnBad, csv_entries, parse_text_line
+from ._lines import BadLine, Defaults, OnBad, parse_text_line
 
 __all__ = [
     "FORMATS",
@@ -38,9 +44,13 @@ __all__ = [
     "line_format",
     "sniff_format",
     "spool_stdin",
+    "warn_empty",
 ]
 
-FORMATS: Final = ("txt", "jsonl", "csv")
+
+def warn_empty(display: str) -> None:
+    """Say on stderr that input ``display`` holds no prompt (shown even with ``-q``)."""
+    print(f"warning: {display} has no prompts: nothing to do", file=sys.stderr, flush=True)
 
 
 class LineMap:
@@ -71,13 +81,9 @@ def detect_format(name: str, explicit: str | None) -> str:
         return explicit
     if name == "-":
         return "auto"
-    suffix = Path(name).suffix.lower().lstrip(".")
-    if suffix in ("txt", "text", "prompts"):
-        return "txt"
-    if suffix in ("jsonl", "ndjson"):
-        return "jsonl"
-    if suffix == "csv":
-        return "csv"
+    fmt = format_of(name)
+    if fmt is not None:
+        return fmt
     raise UsageError(
         f"cannot tell the format of {name!r}: name it .txt, .jsonl or .csv, or pass --format"
     )
@@ -125,29 +131,22 @@ class FileSource:
         self.display = display
         self.lines = LineMap()
         self.on_bad: OnBad = lambda bad: None
+        self.on_empty: Callable[[str], None] = warn_empty
         self._count: int | None = None
 
     def _entries(self) -> Iterator[tuple[int, ImageRequest | BadLine]]:
         try:
-            if self.fmt == "csv":
-                with self.path.open(encoding="utf-8", newline="") as fh:
-                    try:
-                        yield from csv_entries(fh, self.defaults)
-                    except UnicodeDecodeError:
-                        raise UsageError(f"{self.display}: not UTF-8 text") from None
-                    except csv.Error as exc:
-                        raise UsageError(f"{self.display}: malformed CSV: {exc}") from None
-                return
-            with self.path.open("rb") as fh:
-                for line, raw in enumerate(fh, 1):
-                    entry = parse_text_line(self.fmt, line, raw, self.defaults)
-                    if entry is not None:
-                        yield line, entry
+            yield from prompt_entries(self.path, self.fmt, self.defaults, self.display)
+        except ValidationError as exc:  # the file as a whole: a bad CSV header or quote
+            raise UsageError(str(exc)) from None
         except OSError as exc:
             raise UsageError(f"cannot read {self.display}: {exc.strerror or exc}") from None
 
     def scan(self, on_bad: OnBad) -> int:
-        """Read the whole file once, validating; report bad lines; return how many."""
+        """Read the whole file once, validating; report bad lines; return how many.
+
+        A file with no prompt and no bad line is reported to :attr:`on_empty`.
+        """
         good = bad = 0
         for _, entry in self._entries():
             if isinstance(entry, BadLine):
@@ -156,6 +155,8 @@ class FileSource:
             else:
                 good += 1
         self._count = good
+        if good == bad == 0:
+            self.on_empty(self.display)
         return bad
 
     def __len__(self) -> int:
@@ -186,11 +187,12 @@ class StdinSource:
         self.fmt = fmt
         self.defaults = defaults
         self.on_bad = on_bad
+        self.on_empty: Callable[[str], None] = warn_empty
         self.lines = LineMap()
 
     async def __aiter__(self) -> AsyncIterator[ImageRequest]:
         fmt = self.fmt
-        line = 0
+        line = entries = 0
         async for raw in _read_lines(self.stream):
             line += 1
             if fmt == "auto":
@@ -199,11 +201,15 @@ class StdinSource:
                     continue  # blank or a comment: the format is not known yet
                 fmt = found
             entry = parse_text_line(fmt, line, raw, self.defaults)
+            if entry is not None:
+                entries += 1
             if isinstance(entry, BadLine):
                 self.on_bad(entry)
             elif entry is not None:
                 self.lines.add(line)
                 yield entry
+        if entries == 0:
+            self.on_empty("<stdin>")
 
 
 async def _read_lines(stream: IO[bytes], window: int = 256) -> AsyncIterator[bytes]:

@@ -51,7 +51,7 @@ line takes no index; the --json records carry the source "line" as well.
    "images", "credits_used", "usd_spent", "elapsed", "manifest",
    "stop_reason", "interrupted", "exit_code", ...}
 
-exit codes: 0 all ok; 1 some items failed or invalid; 2 usage error; 130 Ctrl-C.
+exit codes: 0 all ok; 1 some items failed or invalid; 2 usage error; 130 Ctrl-C; 143 SIGTERM.
 """
 
 
@@ -59,7 +59,12 @@ class _Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line, not the usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        hint = ""
+        if message.startswith("unrecognized arguments:") and any(
+            not word.startswith("-") for word in message.split(":", 1)[1].split()
+        ):
+            hint = f'; quote a prompt of several words, as in {PROG} generate "a red kite"'
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
 
 
 def _number(kind: type[int] | type[float], *, zero_ok: bool) -> Callable[[str], float]:
@@ -253,6 +258,12 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
         type=_non_negative_float,
         metavar="USD",
         help="stop starting requests once the reported spend could pass this",
+    )
+    batch.add_argument(
+        "--max-credits",
+        type=_non_negative_float,
+        metavar="CREDITS",
+        help="the same cap, in API credits",
     )
     batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
     batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")

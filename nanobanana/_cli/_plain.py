@@ -11,7 +11,7 @@ from typing import TextIO
 from nanobanana._batch import BatchSummary
 
 from ._reporter import Reporter
-from ._text import progress_text
+from ._text import count, progress_text
 
 __all__ = ["PLAIN_INTERVAL", "PlainReporter"]
 
@@ -37,8 +37,8 @@ class PlainReporter(Reporter):
         self._title = title
         self._last = time.monotonic()
         if self.show_progress:
-            count = "" if total is None else f" {total} requests;"
-            self.log(f"{title}:{count} progress every {PLAIN_INTERVAL:g} s")
+            requests = "" if total is None else f" {count(total, 'request')};"
+            self.log(f"{title}:{requests} progress every {PLAIN_INTERVAL:g} s")
 
     def update(self, s: BatchSummary) -> None:
         if not self.show_progress:

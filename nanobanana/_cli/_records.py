@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -10,7 +11,7 @@ from nanobanana._batch import BatchItem, BatchSummary
 from nanobanana._converter import usage_record
 from nanobanana._errors import APIStatusError, ResponseError
 
-__all__ = ["error_record", "item_record", "summary_record"]
+__all__ = ["error_record", "item_record", "manifest_item_record", "summary_record"]
 
 
 def error_record(error: BaseException) -> dict[str, Any]:
@@ -55,3 +56,41 @@ def summary_record(s: BatchSummary, **extra: Any) -> dict[str, Any]:
             record[name] = round(record[name], digits)
     record.update(extra)
     return record
+
+
+def manifest_item_record(doc: dict[str, Any], line: int | None, out_dir: Path) -> dict[str, Any]:
+    """The ``--json`` line of an item known from its manifest line alone: one the batch
+    recorded but did not hand out (it was interrupted, or stopped by a full disk).
+
+    The fields are those of :func:`item_record`; an error has no HTTP status here.
+
+    Example:
+        >>> doc = {"index": 4, "key": "ab12", "status": "skipped", "prompt": "a red kite",
+        ...        "skip_reason": "stopped", "attempts": 1, "elapsed": 0.5}
+        >>> record = manifest_item_record(doc, 7, Path("out"))
+        >>> record["index"], record["line"], record["status"], record["skip_reason"]
+        (4, 7, 'skipped', 'stopped')
+    """
+    error = None
+    if doc.get("error_type") is not None:
+        error = {
+            "type": doc["error_type"],
+            "message": doc.get("error"),
+            "status": None,
+            "request_id": doc.get("request_id"),
+        }
+    return {
+        "type": "item",
+        "index": doc["index"],
+        "line": line,
+        "status": doc.get("status"),
+        "skip_reason": doc.get("skip_reason"),
+        "prompt": doc.get("prompt"),
+        "key": doc.get("key"),
+        "paths": [str(out_dir / name) for name in doc.get("paths", [])],
+        "request_id": doc.get("request_id"),
+        "usage": doc.get("usage"),
+        "attempts": doc.get("attempts", 0),
+        "elapsed": round(doc.get("elapsed", 0.0), 3),
+        "error": error,
+    }

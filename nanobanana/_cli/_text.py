@@ -4,10 +4,25 @@ and one-line errors. Plain strings; the reporters decide where they go.
 
 from __future__ import annotations
 
+import re
+
 from nanobanana._batch import BatchSummary
 from nanobanana._errors import NanoBananaError
 
-__all__ = ["describe_error", "format_duration", "progress_text", "summary_rows"]
+__all__ = ["count", "describe_error", "format_duration", "progress_text", "summary_rows"]
+
+#: The batch's reason for stopping at a spend cap: the cap's name and value come first.
+_CAP_REACHED = re.compile(r"(?P<cap>(?:max_spend_usd|max_credits)=\S+) reached\b")
+
+
+def count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, in the plural unless ``n`` is 1.
+
+    Example:
+        >>> count(1, "request"), count(0, "request"), count(2, "image")
+        ('1 request', '0 requests', '2 images')
+    """
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -52,6 +67,17 @@ def _spent(s: BatchSummary) -> str | None:
     return ", ".join(parts) or None
 
 
+def _stopped(s: BatchSummary, reason: str) -> str:
+    """The ``Stopped`` row. At a spend cap it names the cap and the spend of the whole
+    batch, as the ``Spent`` row does (the batch's own reason gives the spend at the
+    moment it stopped starting requests, before those in flight came back)."""
+    cap = _CAP_REACHED.match(reason)
+    if cap is None:
+        return reason
+    spent = _spent(s) or "nothing"
+    return f"{cap['cap']} reached: {spent} spent; no request was started that could pass it"
+
+
 def summary_rows(
     s: BatchSummary, *, invalid: int = 0, interrupted: bool = False
 ) -> list[tuple[str, str]]:
@@ -64,7 +90,8 @@ def summary_rows(
     if invalid:
         rows.append(("Invalid lines", f"{invalid} (not sent; see above)"))
     if s.planned_requests:
-        rows.append(("Would send", f"{s.planned_requests} requests, {s.planned_images} images"))
+        planned = f"{count(s.planned_requests, 'request')}, {count(s.planned_images, 'image')}"
+        rows.append(("Would send", planned))
     images = f"{s.images}"
     if s.images_written:
         images += f" ({s.images_written} written)"
@@ -80,7 +107,7 @@ def summary_rows(
     if s.manifest is not None:
         rows.append(("Manifest", str(s.manifest)))
     if s.stop_reason:
-        rows.append(("Stopped", s.stop_reason))
+        rows.append(("Stopped", _stopped(s, s.stop_reason)))
     if interrupted:
         rows.append(("Interrupted", "yes (Ctrl-C): in-flight requests cancelled"))
     return rows
