@@ -16,6 +16,10 @@ machine); with ``--payloads``, ``--concurrency`` or ``--latency``, the cells run
 their previous figures and the others stay. The chart needs matplotlib (``pip install -r
 benchmarks/requirements.txt``); without it the JSON and the page are written, the chart
 is skipped and the run says so.
+
+The targets (``TARGETS`` in ``_common.py``) are evaluated whenever the page is written,
+``--render-only`` included, from the stored medians: the page always checks the figures
+against the targets it states, whatever limits were in force when they were measured.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import _plot
-from _common import BENCH_DIR, RESULTS_DIR, ROOT, log, machine_info, write_json
+from _common import BENCH_DIR, RESULTS_DIR, ROOT, TARGETS, log, machine_info, write_json
+from clients import ASYNC_TARGET_KEYS, PYBASE64, STDLIB, cell_base64, evaluate_async
 
 # --only name -> (script, its extra arguments, key in latest.json)
 BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
@@ -84,6 +89,15 @@ def merge_sync(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any
 
 
 # -- targets -------------------------------------------------------------------------
+#
+# Every target is evaluated here, when the page is written, from the stored medians
+# and the current TARGETS: figures measured under other limits are shown against the
+# targets the page states.
+
+
+def evaluated_cells(matrix: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each cell of the async matrix with its targets, evaluated now (``evaluate_async``)."""
+    return [(c, evaluate_async(c, cell_base64(c, matrix))) for c in matrix.get("async", [])]
 
 
 def _worst(values: list[tuple[float, str]], higher_is_better: bool) -> tuple[float, str] | None:
@@ -92,123 +106,135 @@ def _worst(values: list[tuple[float, str]], higher_is_better: bool) -> tuple[flo
     return min(values) if higher_is_better else max(values)
 
 
+def _async_rows(matrix: dict[str, Any]) -> list[dict[str, Any]]:
+    t = TARGETS
+    steady = f"concurrency {t['from_concurrency']:g} and above"
+    specs = [
+        (
+            "cpu_vs_floor",
+            f"CPU per request <= {t['cpu_vs_floor']:.2f}x the aiohttp loop's, both decoding"
+            " with the standard library's `base64`",
+            f"async, {steady}, every payload, 0 and 1 s latency; `generate` and `batch`",
+            False,
+        ),
+        (
+            "cpu_vs_openai",
+            f"CPU per request <= {t['cpu_vs_openai']:.2f}x openai-python's (`AsyncOpenAI`)",
+            f"async, {steady}, every payload, 0 and 1 s latency; `generate` and `batch`",
+            False,
+        ),
+        (
+            "throughput",
+            f"Throughput >= {t['rps_vs_floor']:.2f}x the aiohttp loop's",
+            f"1 s latency, {steady}, every payload; `generate` and `batch`",
+            True,
+        ),
+    ]
+    cells = evaluated_cells(matrix)
+    rows = []
+    for name, figure, where, higher in specs:
+        checked: list[tuple[float, str]] = []
+        unevaluated: list[tuple[float, str]] = []
+        met = 0
+        for cell, targets in cells:
+            for v, checks in targets.items():
+                x = checks.get(name)
+                if x is None:
+                    continue
+                label = (x["value"], f"{v}, {cell['key']}")
+                if x["met"] is None:
+                    unevaluated.append(label)
+                else:
+                    checked.append(label)
+                    met += bool(x["met"])
+        parts = []
+        if checked:
+            worst = _worst(checked, higher)
+            assert worst is not None
+            parts.append(
+                f"{met} of {len(checked)} checks meet it; worst {worst[0]:.3f}x ({worst[1]})"
+            )
+        if unevaluated:
+            worst = _worst(unevaluated, higher)
+            assert worst is not None
+            parts.append(
+                f"{len(unevaluated)} checks not evaluated: nanobanana decoded with pybase64"
+                f" there (worst {worst[0]:.3f}x, {worst[1]})"
+            )
+        if not parts:
+            parts.append(f"no cell of {steady} measured")
+        status: bool | None = met == len(checked)
+        if met < len(checked):
+            status = False
+        elif unevaluated or not checked:
+            status = None
+        rows.append({"figure": figure, "where": where, "value": "; ".join(parts), "met": status})
+    return rows
+
+
+def _sync_row(sync: dict[str, Any]) -> dict[str, Any] | None:
+    limit = TARGETS["sync_cpu_vs_openai"]
+    values = [
+        (c["nanobanana_vs_openai_cpu"]["median"], label)
+        for label, c in sync["sync"].items()
+        if c.get("nanobanana_vs_openai_cpu")
+    ]
+    if not values:
+        return None
+    met = sum(v <= limit for v, _ in values)
+    return {
+        "figure": f"Sync CPU per call <= {limit:.2f}x openai-python's (`OpenAI`)",
+        "where": "`Client.generate`, one call after another, every payload",
+        "value": f"{met} of {len(values)} payloads meet it; "
+        + ", ".join(f"{label} {v:.3f}x" for v, label in values),
+        "met": met == len(values),
+    }
+
+
+def _memory_row(mem: dict[str, Any]) -> dict[str, Any]:
+    flat, peak_mb = TARGETS["batch_memory_flat"], TARGETS["batch_memory_peak_mb"]
+    counts = mem["params"]["prompts"]
+    small, large = str(min(counts)), str(max(counts))
+    r = mem["per_prompts"]
+    ratio = mem["ratio_largest_to_smallest"]["median"]
+    peak = r[large]["peak_rss_mb"]["median"]
+    return {
+        "figure": f"Batch memory flat: peak RSS at {int(large):,} prompts <= {flat:.2f}x at"
+        f" {int(small):,}, under {peak_mb:.0f} MB",
+        "where": "`client.batch(..., out_dir=...)`, ~1 MB images",
+        "value": f"{peak:.1f} MB vs {r[small]['peak_rss_mb']['median']:.1f} MB ({ratio:.3f}x)",
+        "met": ratio <= flat and peak < peak_mb,
+    }
+
+
+def _help_row(st: dict[str, Any]) -> dict[str, Any]:
+    limit = TARGETS["help_ms"]
+    help_ms = st["wall_ms"]["nanobanana --help"]["median"]
+    return {
+        "figure": f"`nanobanana --help` <= {limit:.0f} ms",
+        "where": "the console script, fresh processes",
+        "value": f"{help_ms:.0f} ms",
+        "met": help_ms <= limit,
+    }
+
+
 def summary_rows(benchmarks: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per target: the cells it covers, how many meet it, the worst of them."""
     rows: list[dict[str, Any]] = []
     matrix = benchmarks.get("clients_async")
     if matrix and matrix.get("async"):
-        t = matrix["targets"]
-        up_to = int(t["ideal_up_to_concurrency"])
-        specs = [
-            (
-                "cpu_vs_floor",
-                f"CPU per request <= {t['cpu_vs_floor']:.2f}x the plain aiohttp loop's",
-                "every payload, concurrency and latency; `generate` and `batch`",
-                False,
-            ),
-            (
-                "cpu_vs_openai",
-                f"CPU per request <= {t['cpu_vs_openai']:.2f}x openai-python's (`AsyncOpenAI`)",
-                "every payload, concurrency and latency; `generate` and `batch`",
-                False,
-            ),
-            (
-                "throughput_ideal",
-                f"Throughput >= {t['rps_vs_ideal']:.2f} x concurrency / latency",
-                f"1 s latency, concurrency up to {up_to}; `generate` and `batch`",
-                True,
-            ),
-            (
-                "throughput_floor",
-                f"Throughput >= {t['rps_vs_floor']:.2f}x the plain aiohttp loop's",
-                f"1 s latency, concurrency above {up_to}; `generate` and `batch`",
-                True,
-            ),
-            ("errors", "No errors", "1 s latency, every cell; `generate` and `batch`", False),
-        ]
-        for name, figure, where, higher in specs:
-            values: list[tuple[float, str]] = []
-            met = total = 0
-            for cell in matrix["async"]:
-                for v, targets in cell.get("targets", {}).items():
-                    key = "throughput" if name.startswith("throughput") else name
-                    x = targets.get(key)
-                    if x is None:
-                        continue
-                    if name == "throughput_ideal" and x.get("vs") != "ideal":
-                        continue
-                    if name == "throughput_floor" and x.get("vs") != "aiohttp":
-                        continue
-                    total += 1
-                    met += bool(x["met"])
-                    values.append((x["value"], f"{v}, {cell['key']}"))
-            worst = _worst(values, higher)
-            if not total or worst is None:
-                continue
-            if name == "errors":
-                value = f"{sum(v for v, _ in values):.0f} errors in {total} checks"
-            else:
-                value = f"{met} of {total} checks meet it; worst {worst[0]:.3f}x ({worst[1]})"
-            rows.append({"figure": figure, "where": where, "value": value, "met": met == total})
+        rows += _async_rows(matrix)
     sync = benchmarks.get("clients_sync")
     if sync and sync.get("sync") and not sync.get("openai_skipped"):
-        limit = sync["targets"]["sync_cpu_vs_openai"]
-        values = [
-            (c["nanobanana_vs_openai_cpu"]["median"], label)
-            for label, c in sync["sync"].items()
-            if c.get("nanobanana_vs_openai_cpu")
-        ]
-        met = sum(v <= limit for v, _ in values)
-        worst = _worst(values, False)
-        if worst:
-            rows.append(
-                {
-                    "figure": f"Sync CPU per call <= {limit:.2f}x openai-python's (`OpenAI`)",
-                    "where": "`Client.generate`, one call after another, every payload",
-                    "value": f"{met} of {len(values)} payloads meet it; "
-                    + ", ".join(f"{label} {v:.3f}x" for v, label in values),
-                    "met": met == len(values),
-                }
-            )
-    st = benchmarks.get("startup")
-    if st:
-        beyond = st["asyncclient_beyond_aiohttp_ms"]["median"]
-        rows.append(
-            {
-                "figure": f"Import <= {st['target_import_beyond_aiohttp_ms']:.0f} ms beyond"
-                " `import aiohttp`",
-                "where": "`import nanobanana; nanobanana.AsyncClient`, fresh interpreters",
-                "value": f"{beyond:.0f} ms"
-                f" ({st['wall_ms']['nanobanana.AsyncClient']['median']:.0f} ms vs"
-                f" {st['wall_ms']['aiohttp']['median']:.0f} ms)",
-                "met": st["meets_target"]["import"],
-            }
-        )
-        rows.append(
-            {
-                "figure": f"`nanobanana --help` <= {st['target_help_ms']:.0f} ms",
-                "where": "the console script, fresh processes",
-                "value": f"{st['wall_ms']['nanobanana --help']['median']:.0f} ms",
-                "met": st["meets_target"]["help"],
-            }
-        )
+        row = _sync_row(sync)
+        if row:
+            rows.append(row)
     mem = benchmarks.get("batch_memory")
     if mem:
-        counts = mem["params"]["prompts"]
-        small, large = str(min(counts)), str(max(counts))
-        r = mem["per_prompts"]
-        rows.append(
-            {
-                "figure": f"Batch memory flat: peak RSS at {int(large):,} prompts <="
-                f" {mem['target_flat_ratio']:.2f}x at {int(small):,}, under"
-                f" {mem['target_peak_mb']:.0f} MB",
-                "where": "`client.batch(..., out_dir=...)`, ~1 MB images",
-                "value": f"{r[large]['peak_rss_mb']['median']:.1f} MB vs"
-                f" {r[small]['peak_rss_mb']['median']:.1f} MB"
-                f" ({mem['ratio_largest_to_smallest']['median']:.3f}x)",
-                "met": mem["meets_target"]["flat"] and mem["meets_target"]["under_peak"],
-            }
-        )
+        rows.append(_memory_row(mem))
+    st = benchmarks.get("startup")
+    if st:
+        rows.append(_help_row(st))
     return rows
 
 
@@ -235,13 +261,16 @@ def _measured_on(bench: dict[str, Any]) -> str:
 
 
 def _status(met: bool | None) -> str:
-    return "" if met is None else "met" if met else "**missed**"
+    return "not evaluated" if met is None else "met" if met else "**missed**"
 
 
-def _target_cell(t: dict[str, Any] | None, fmt: str = "{:.2f}x") -> str:
+def _target_cell(t: dict[str, Any] | None, ratio: dict[str, Any] | None = None) -> str:
+    """A check as ``1.04x met``; without a check, the ratio alone (information)."""
     if t is None:
-        return ""
-    value = fmt.format(t["value"])
+        return f"{ratio['median']:.2f}x" if ratio else ""
+    value = f"{t['value']:.2f}x"
+    if t["met"] is None:
+        return f"{value} not evaluated"
     return f"{value} met" if t["met"] else f"**{value} missed**"
 
 
@@ -302,20 +331,8 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
             "them, if any, are from an earlier run (see their dates)."
         )
         w("")
-    w("## Targets")
-    w("")
-    w(
-        "Reported as met or missed, never asserted by the tests. A target on CPU or "
-        "throughput is checked in every cell it covers, for `generate` and for `batch` "
-        "(a check), on the median over the repetitions; it is met when every check is."
-    )
-    w("")
-    w("| Target | Where | Measured | Status |")
-    w("|---|---|---|---|")
-    for row in doc["summary"]:
-        w(f"| {row['figure']} | {row['where']} | {row['value']} | {_status(row['met'])} |")
-    w("")
     matrix = b.get("clients_async")
+    _targets_section(w, doc["summary"], matrix)
     if matrix and matrix.get("async"):
         _targets_grid(w, matrix)
     w("## Chart")
@@ -343,50 +360,123 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
     return "\n".join(out)
 
 
+def _targets_section(
+    w: Callable[[str], None], summary: list[dict[str, Any]], matrix: dict[str, Any] | None
+) -> None:
+    t = TARGETS
+    w("## Targets")
+    w("")
+    w(
+        "Reported as met or missed, never asserted by the tests, and evaluated when this "
+        "page is written: from the medians in `benchmarks/results/latest.json`, against "
+        "the limits stated here. A check is one target in one cell for one of `generate` "
+        "and `batch`, on the median over the worker processes; a target is met when every "
+        "one of its checks is."
+    )
+    w("")
+    w(
+        f"- **CPU per request at steady state** is checked in the async cells of "
+        f"concurrency {t['from_concurrency']:g} and above: every payload, both server "
+        "latencies. " + _async_base64_text(matrix)
+    )
+    w(
+        "- **Throughput at 1 s latency** is checked against the aiohttp loop in the same "
+        "worker, not against the ideal (concurrency / latency): on the 2-core machine of "
+        "these figures the client and the fake server share the CPUs, and with large "
+        "images at high concurrency no client comes near the ideal. The ratio to the "
+        "ideal stays in the tables as information."
+    )
+    w(
+        "- **The cells of concurrency 1** are in the tables as information, not as a "
+        "target: at 1 s latency they send one request after an idle second, from a "
+        "process gone cold, and measure the machine's caches more than the SDK (see "
+        "Method)."
+    )
+    w("")
+    w("| Target | Where | Measured | Status |")
+    w("|---|---|---|---|")
+    for row in summary:
+        w(f"| {row['figure']} | {row['where']} | {row['value']} | {_status(row['met'])} |")
+    w("")
+    if not matrix or not matrix.get("async"):
+        return
+    errors = sum(
+        x["errors"] + x.get("warmup_errors", 0)
+        for c in matrix["async"]
+        for v, x in c["variants"].items()
+        if v in MINE
+    )
+    w(
+        f"Errors, as information: {errors} in `generate` and `batch` over the "
+        f"{len(matrix['async'])} cells of the async matrix (retries are off)."
+    )
+    w("")
+    current = {k: t[k] for k in ASYNC_TARGET_KEYS}
+    # Cells from before the cells kept their limits were measured under other targets.
+    if any(c.get("target_limits") != current for c in matrix["async"]):
+        w(
+            "The async figures were measured when the targets were stated otherwise "
+            "(`latest.json` keeps the limits of their run); every check on this page is "
+            "evaluated from their medians against the targets above."
+        )
+        w("")
+
+
 def _targets_grid(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
-    t = matrix["targets"]
+    t = TARGETS
     w("### Every cell")
     w("")
     w(
-        f"`generate` and `batch`, each against the floor (CPU <= {t['cpu_vs_floor']:.2f}x), "
-        f"against openai-python (CPU <= {t['cpu_vs_openai']:.2f}x) and, at 1 s latency, "
-        f"on throughput (>= {t['rps_vs_ideal']:.2f}x concurrency / latency up to "
-        f"concurrency {t['ideal_up_to_concurrency']}, >= {t['rps_vs_floor']:.2f}x the "
-        "floor above) with no errors."
+        f"`generate` and `batch`, each against the aiohttp loop (CPU <= "
+        f"{t['cpu_vs_floor']:.2f}x), against openai-python (CPU <= "
+        f"{t['cpu_vs_openai']:.2f}x) and, at 1 s latency, on throughput (>= "
+        f"{t['rps_vs_floor']:.2f}x the loop's), from concurrency "
+        f"{t['from_concurrency']:g}. The cells of concurrency 1 show their ratios as "
+        "information; so do the ratios to the ideal throughput (concurrency / latency) "
+        "and the errors."
     )
     w("")
     w(
-        "| Latency | Images | Concurrency | generate CPU / floor | batch CPU / floor"
-        " | generate CPU / openai | batch CPU / openai | generate throughput"
-        " | batch throughput | errors |"
+        "| Latency | Images | Concurrency | generate CPU / loop | batch CPU / loop"
+        " | generate CPU / openai | batch CPU / openai | generate req/s / loop"
+        " | batch req/s / loop | req/s / ideal: loop, generate, batch | errors |"
     )
-    w("|---|---|---|---|---|---|---|---|---|---|")
-    for c in matrix["async"]:
-        tg = c.get("targets", {})
-        g, bt = tg.get("generate", {}), tg.get("batch", {})
-        tp = {}
-        floor_ideal = c.get("throughput_ratio_to_ideal", {}).get("aiohttp")
-        for v, x in (("generate", g), ("batch", bt)):
-            tt = x.get("throughput")
-            tp[v] = "" if tt is None else f"{_target_cell(tt)} vs {tt['vs']}"
-            if tt is not None and tt["vs"] == "ideal" and floor_ideal:
-                tp[v] += f" (floor {floor_ideal['median']:.2f}x)"
-        errors = [x.get("errors") for x in (g, bt) if x.get("errors") is not None]
-        err = (
-            ""
-            if not errors
-            else "0 met"
-            if all(e["met"] for e in errors)
-            else f"**{sum(e['value'] for e in errors)} missed**"
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    not_evaluated = False
+    for c, tg in evaluated_cells(matrix):
+        cols = []
+        for key, ratios in (
+            ("cpu_vs_floor", "cpu_ratio_to_floor"),
+            ("cpu_vs_openai", "cpu_ratio_to_openai"),
+            ("throughput", "throughput_ratio_to_floor"),
+        ):
+            for v in MINE:
+                check = tg.get(v, {}).get(key)
+                not_evaluated = not_evaluated or bool(check and check["met"] is None)
+                ratio = c.get(ratios, {}).get(v) if key != "throughput" or c["latency_s"] else None
+                cols.append(_target_cell(check, ratio))
+        ideal = c.get("throughput_ratio_to_ideal", {})
+        cols.append(
+            ", ".join(f"{ideal[v]['median']:.2f}" for v in ("aiohttp", *MINE) if v in ideal)
         )
+        errors = sum(
+            x["errors"] + x.get("warmup_errors", 0) for v, x in c["variants"].items() if v in MINE
+        )
+        info = " (information)" if c["concurrency"] < t["from_concurrency"] else ""
         w(
-            f"| {c['latency_s']:g} s | {c['payload']} | {_conc(c)}"
-            f" | {_target_cell(g.get('cpu_vs_floor'))} | {_target_cell(bt.get('cpu_vs_floor'))}"
-            f" | {_target_cell(g.get('cpu_vs_openai'))}"
-            f" | {_target_cell(bt.get('cpu_vs_openai'))}"
-            f" | {tp['generate']} | {tp['batch']} | {err} |"
+            f"| {c['latency_s']:g} s | {c['payload']} | {_conc(c)}{info} | "
+            + " | ".join(cols)
+            + f" | {errors} |"
         )
     w("")
+    if not_evaluated:
+        w(
+            "*Not evaluated*: nanobanana decoded the images with pybase64 in that cell "
+            "(figures measured before the workers kept it from pybase64, or with "
+            "`clients.py --speedups`), and the loop with the standard library: that ratio "
+            "is not the target's measure."
+        )
+        w("")
 
 
 def _conc(c: dict[str, Any]) -> str:
@@ -438,7 +528,7 @@ def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
         "worker's while that client ran (the process holds all four clients)."
     )
     w("")
-    w(_base64_note(matrix))
+    w(_base64_note(matrix, matrix["async"]))
     if matrix.get("openai_skipped"):
         w("")
         w("openai was not installed for this run: its variants were skipped.")
@@ -500,16 +590,51 @@ def _matrix_section(w: Callable[[str], None], matrix: dict[str, Any]) -> None:
             w("")
 
 
-def _base64_note(bench: dict[str, Any]) -> str:
+def _async_base64_text(matrix: dict[str, Any] | None) -> str:
+    """How nanobanana decoded in the async matrix: what the CPU target against the loop needs."""
+    how = (
+        "It is measured without the `speedups` extra: each worker process of the async "
+        "matrix makes pybase64 unimportable before it imports nanobanana (as if the "
+        "extra were not installed), so nanobanana decodes the images with the standard "
+        "library's `base64`, as the aiohttp loop and openai-python do, and its CPU "
+        "against the loop is the SDK's own."
+    )
+    if not matrix or not matrix.get("async"):
+        return how
+    used = [cell_base64(c, matrix) for c in matrix["async"]]
+    fast = sum(u != STDLIB for u in used)
+    if not fast:
+        return how + " Every cell here was measured that way."
+    which = "every cell" if fast == len(used) else f"{fast} of the {len(used)} cells"
+    return how + (
+        f" In {which} here nanobanana decoded with pybase64 instead (figures measured "
+        "before the workers kept it from pybase64, or with `clients.py --speedups`): "
+        "there its CPU against the loop is shown, not evaluated."
+    )
+
+
+def _base64_note(bench: dict[str, Any], cells: list[dict[str, Any]]) -> str:
     """Which base64 each side decoded with: it is most of the CPU of large images."""
     pybase64 = bench.get("versions", {}).get("pybase64")
-    if pybase64:
+    used = {cell_base64(c, bench) for c in cells}
+    if used == {STDLIB}:
+        installed = (
+            f" (pybase64 {pybase64} was installed, and made unimportable in the workers)"
+            if pybase64
+            else ""
+        )
+        return f"Every client decoded the images with the standard library's `base64`{installed}."
+    if used == {PYBASE64}:
         return (
-            f"nanobanana decoded the images with pybase64 {pybase64} (its `speedups` extra "
-            "was installed); the floor and openai-python with the standard library's "
+            f"nanobanana decoded the images with pybase64 {pybase64 or ''} (its `speedups` "
+            "extra was installed); the floor and openai-python with the standard library's "
             "`base64`."
         )
-    return "Every client decoded the images with the standard library's `base64`."
+    return (
+        f"nanobanana decoded the images with pybase64 {pybase64 or ''} (its `speedups` "
+        "extra) in some cells and with the standard library's `base64` in the others; the "
+        "floor and openai-python always with the standard library's."
+    )
 
 
 def _sync_section(w: Callable[[str], None], sync: dict[str, Any] | None) -> None:
@@ -522,7 +647,8 @@ def _sync_section(w: Callable[[str], None], sync: dict[str, Any] | None) -> None
         f"`benchmarks/clients.py`: one call after another, server latency 0, "
         f"{first['repetitions']} worker processes per payload, each running the three "
         f"clients in {first['rounds']} interleaved round(s) of N calls. The floor is a "
-        "keep-alive `http.client` loop (`json.loads`, base64-decode). " + _base64_note(sync)
+        "keep-alive `http.client` loop (`json.loads`, base64-decode). "
+        + _base64_note(sync, list(sync["sync"].values()))
     )
     w("")
     w(_measured_on(sync))
@@ -606,7 +732,8 @@ def _startup_section(w: Callable[[str], None], st: dict[str, Any] | None) -> Non
         f"(timed inside the process: "
         f"{_spread(st['inprocess_asyncclient_beyond_aiohttp_ms'], '{:.1f}')} ms); "
         f"`-X importtime` for `nanobanana`: "
-        f"{_spread(st['importtime_nanobanana_ms'], '{:.1f}')} ms."
+        f"{_spread(st['importtime_nanobanana_ms'], '{:.1f}')} ms. The import figures are "
+        "information; the target is on `nanobanana --help`."
     )
     w("")
 
@@ -629,6 +756,18 @@ def _method_section(w: Callable[[str], None], matrix: dict[str, Any] | None) -> 
         "`base_url` and its default connection pool (which keeps at most 100 idle "
         "connections, for 5 s); nanobanana is `AsyncClient.generate`, `client.batch` and "
         "`Client.generate`. The sync floor is a keep-alive `http.client` loop."
+    )
+    w(
+        "- **Base64.** Decoding the images is most of the CPU of a large answer. "
+        "nanobanana decodes with pybase64 whenever it can import it (its `speedups` "
+        "extra), the floor and openai-python with the standard library's `base64`. So "
+        "each worker process of the async matrix makes pybase64 unimportable before "
+        'anything imports nanobanana (`sys.modules["pybase64"] = None`, as if the extra '
+        "were not installed): every client does the same base64 work, and nanobanana's "
+        "CPU against the floor is what the SDK adds. Each worker reports what nanobanana "
+        "decoded with, and each cell keeps it in `latest.json`. `clients.py --speedups` "
+        "measures the matrix with pybase64 instead, as information. The sync clients "
+        "decode as installed (see their section)."
     )
     w(
         "- **The server runs in a process of its own** (`benchmarks/_server.py`), a fresh "
@@ -661,8 +800,9 @@ def _method_section(w: Callable[[str], None], matrix: dict[str, Any] | None) -> 
         "every piece of code costs several times its warm price (the floor spends about "
         "0.5-1.3 ms on a request there, against about 0.3 ms back to back), so this cell "
         "weighs how much code and data a request touches rather than how many "
-        "instructions it runs. A batch there is a batch of one request: its setup is "
-        "counted on that request."
+        "instructions it runs: it measures the machine's caches more than the SDK, and "
+        "is information, not a target. A batch there is a batch of one request: its "
+        "setup is counted on that request."
     )
     w(
         "- **Throughput at 1 s latency** is a round's requests over its wall time. A "
@@ -672,8 +812,10 @@ def _method_section(w: Callable[[str], None], matrix: dict[str, Any] | None) -> 
         "(`clients.py --requests`) do not take every cell to concurrency / latency: each "
         "answer's way back (the transfer of its bytes while other answers arrive, and "
         "its handling in the client) adds to the second of latency, and the more CPU a "
-        "client spends per answer, the more it adds, which is why the floor falls "
-        "further short than nanobanana in the cells of larger images."
+        "client spends per answer, the more it adds. With the client and the server on "
+        "the same two cores, every client falls short of the ideal with large images at "
+        "high concurrency, the floor too: hence the target takes the floor, measured in "
+        "the same rounds, as its reference."
     )
     w(
         "- **Peak RSS** of a client is the worker's peak while that client ran "
@@ -716,6 +858,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", default=None, help="clients: interleaved rounds per worker")
     parser.add_argument(
         "--server-budget-mb", default=None, help="clients: see clients.py --help (0: no cap)"
+    )
+    parser.add_argument(
+        "--speedups",
+        action="store_true",
+        help="async: nanobanana decodes with pybase64 if installed (information: the CPU "
+        "target against the loop is then not evaluated)",
     )
     parser.add_argument("--memory-prompts", default=None, help="memory: e.g. 1000,10000")
     parser.add_argument(
@@ -799,6 +947,8 @@ def _arguments(name: str, args: argparse.Namespace) -> list[str]:
         ]
     if name == "async":
         options += [("--concurrency", args.concurrency), ("--latency", args.latency)]
+        if args.speedups:
+            extra.append("--speedups")
     if name == "memory":
         options += [("--prompts", args.memory_prompts)]
     for flag, value in options:
