@@ -65,6 +65,8 @@ class JsonObject(Mapping[str, Any]):
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = dict(data)
 
+    # Each method hands the work to the dict: Mapping's own versions of `get`, `in`
+    # and `==` go through __getitem__ and a KeyError for every key that is absent.
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
 
@@ -73,6 +75,19 @@ class JsonObject(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JsonObject):
+            return self._data == other._data
+        return self._data == other if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, like dict
 
     def __repr__(self) -> str:
         return repr(self._data)
@@ -221,6 +236,12 @@ class ImageRequest:
         _check_web_search(value, "enable_web_search")
 
     def __attrs_post_init__(self) -> None:
+        if self.extra_body:
+            self._check_extra_body()
+        if self.model is not None:
+            check_model_params(self, self.model)
+
+    def _check_extra_body(self) -> None:
         clash = set(_RESERVED_KEYS.intersection(self.extra_body))
         clash.update(
             k for k in _OWN_OR_EXTRA if k in self.extra_body and getattr(self, k) is not None
@@ -234,8 +255,6 @@ class ImageRequest:
         _check_web_search(
             self.extra_body.get("enable_web_search"), "extra_body['enable_web_search']"
         )
-        if self.model is not None:
-            check_model_params(self, self.model)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, with local paths as strings and bytes as their SHA-256.
