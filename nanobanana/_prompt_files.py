@@ -336,8 +336,10 @@ def read_prompts(
         path: The file. Its suffix tells the format (``.txt``, ``.text``,
             ``.prompts``, ``.jsonl``, ``.ndjson``, ``.csv``) unless ``format`` does.
         format: ``"txt"``, ``"jsonl"`` or ``"csv"``.
-        model, num_images, aspect_ratio, resolution: Defaults for the lines that set
-            none.
+        model: The model of the lines that name none.
+        num_images: The ``num_images`` of the lines that set none.
+        aspect_ratio: The ``aspect_ratio`` of the lines that set none.
+        resolution: The ``resolution`` of the lines that set none.
 
     Returns:
         An iterable of :class:`~nanobanana.ImageRequest` with a ``len()``, to pass to
@@ -354,8 +356,10 @@ def read_prompts(
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     path = Path(folder, "prompts.txt")
         ...     _ = path.write_text("# spring\\na red kite\\n\\na blue boat\\n")
-        ...     [(r.prompt, r.aspect_ratio) for r in read_prompts(path, aspect_ratio="16:9")]
-        [('a red kite', '16:9'), ('a blue boat', '16:9')]
+        ...     for request in read_prompts(path, aspect_ratio="16:9"):
+        ...         print(request.prompt, request.aspect_ratio)
+        a red kite 16:9
+        a blue boat 16:9
     """
     path = Path(path)
     fmt = format if format is not None else format_of(path)
