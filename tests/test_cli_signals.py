@@ -147,5 +147,8 @@ def test_a_second_ctrl_c_always_ends_the_program_at_once(tmp_path: Path) -> None
         # 130; or, when both came after the batch had finished, 0 or killed by SIGINT
         # on the way out
         assert code in (0, 130, -signal.SIGINT), f"attempt {attempt}: {stderr}"
-        if code == 130:
+        if code == 130 and "Items          40 of 40" not in stderr:
+            # Stopped mid-batch: no traceback. (A Ctrl-C that lands after the batch has
+            # finished, while the interpreter shuts down, may make Python itself print
+            # "Exception ignored ... KeyboardInterrupt"; the program still ends at once.)
             assert "Traceback" not in stderr, f"attempt {attempt}: {stderr}"
