@@ -52,7 +52,8 @@ def cmd_batch(args: Any) -> int:
             path = spooled or Path(args.input).expanduser()
             source = _open_file(run, path, fmt, defaults, args.strict)
             run.source, run.lines = source, source.lines
-        return anyio.run(_run_batch, run, args, _batch_options(args, out), backend="asyncio")
+        with run.interrupt:
+            return anyio.run(_run_batch, run, args, _batch_options(args, out), backend="asyncio")
     finally:
         if spooled is not None:
             spooled.unlink(missing_ok=True)

@@ -56,6 +56,8 @@ class BatchRun:
     reporter: Reporter
     display: str
     json: bool = False
+    #: Ctrl-C and SIGTERM: install it around the event loop (``with run.interrupt:``).
+    interrupt: Interrupt = attrs.Factory(Interrupt)
     invalid: int = 0
     failures_shown: int = 0
     summary: BatchSummary | None = None
@@ -83,13 +85,13 @@ class BatchRun:
         except ValidationError as exc:
             raise UsageError(str(exc)) from None
         fatal: Exception | None = None
-        with Interrupt() as interrupt:
-            self.reporter.start(title, batch.summary.total)
-            try:
-                with interrupt.scope:
-                    fatal = await self._drain(batch)
-            finally:
-                self.reporter.stop(batch.summary)
+        interrupt = self.interrupt
+        self.reporter.start(title, batch.summary.total)
+        try:
+            with interrupt.cancelling():
+                fatal = await self._drain(batch)
+        finally:
+            self.reporter.stop(batch.summary)
         if self.json:
             self._print_unprinted(client, manifest, offset, options)
         self.summary = summary = batch.summary

@@ -61,7 +61,8 @@ def cmd_generate(args: Any) -> int:
     if args.fake:
         warn_unknown_model(args.model, reporter)
     started = time.monotonic()
-    outcome = anyio.run(_send, args, request, reporter, backend="asyncio")
+    with Interrupt() as interrupt:
+        outcome = anyio.run(_send, args, request, reporter, interrupt, backend="asyncio")
     if outcome.interrupted:
         reporter.log(f"nanobanana {args.command}: interrupted")
         return outcome.exit_code
@@ -149,10 +150,12 @@ class _Outcome:
     exit_code: int = EXIT_INTERRUPTED  # 130 after Ctrl-C, 143 after SIGTERM
 
 
-async def _send(args: Any, request: ImageRequest, reporter: Reporter) -> _Outcome:
+async def _send(
+    args: Any, request: ImageRequest, reporter: Reporter, interrupt: Interrupt
+) -> _Outcome:
     outcome = _Outcome()
     async with open_client(args) as client:
-        with Interrupt() as interrupt, interrupt.scope:
+        with interrupt.cancelling():
             try:
                 model = client.resolve_model(request)
                 with reporter.status(f"{args.command} with {model}..."):
@@ -161,7 +164,8 @@ async def _send(args: Any, request: ImageRequest, reporter: Reporter) -> _Outcom
                 raise UsageError(str(exc)) from None
             except NanoBananaError as exc:
                 outcome.failure = exc
-    outcome.interrupted = interrupt.hit
+    # A signal that came once the answer was in interrupted nothing: the image is saved.
+    outcome.interrupted = interrupt.hit and outcome.result is None and outcome.failure is None
     outcome.exit_code = interrupt.exit_code
     return outcome
 
