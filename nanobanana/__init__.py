@@ -68,6 +68,7 @@ if TYPE_CHECKING:  # for type checkers: the same names as the export table below
     )
     from ._prompt_files import read_prompts as read_prompts
     from ._retry import RetryPolicy as RetryPolicy
+    from ._shard import Shard as Shard
     from ._sync import Batch as Batch, Client as Client
 
 # The export table: every public name, and the private module it lives in. It is
@@ -117,6 +118,7 @@ _EXPORTS: dict[str, str] = {
     "Usage": "._models",
     "read_prompts": "._prompt_files",
     "RetryPolicy": "._retry",
+    "Shard": "._shard",
     "Batch": "._sync",
     "Client": "._sync",
 }

@@ -5,6 +5,10 @@ request goes: model resolved and checked, input images encoded, body written by
 the converter, sent by the transport inside the retry loop of :mod:`._retry`, and
 the response turned into an :class:`ImageResult` by :mod:`._decode`. The batch
 engine sends through a :class:`_BatchSender`, which holds the batch's options.
+
+A library logs; the application decides where records go. The ``nanobanana`` logger
+has a ``NullHandler``: without it, Python's last-resort handler would print every
+retry on stderr of apps that set up nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, Self
 import anyio
 import attrs
 
-from ._batch import AsyncBatch, BatchInput, BatchOptions, ProgressCallback
+from ._batch import AsyncBatch, BatchInput, BatchOptions, ProgressCallback, Shard
 from ._catalog import DEFAULT_MODEL, model_info
 from ._config import (
     USE_CLIENT_DEFAULT,
@@ -56,8 +60,6 @@ from ._transport import Transport, redact_secret, redact_url
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient"]
 
 log = logging.getLogger("nanobanana")
-# A library logs; the application decides where records go. Without this, Python's
-# last-resort handler would print every retry on stderr of apps that set up nothing.
 log.addHandler(logging.NullHandler())
 
 _ENDPOINT = "/v1/images/generations"
@@ -442,6 +444,7 @@ class AsyncClient:
         timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        shard: Shard | None = None,
     ) -> AsyncBatch:
         """Run many requests concurrently; iterate the result for items as they finish.
 
@@ -468,6 +471,9 @@ class AsyncClient:
             timeout: Per-request timeout (default: the client's).
             max_retries: Per-request retries (default: the client's).
             retry: Per-request retry policy (default: the client's).
+            shard: Send only this :class:`Shard`'s share of the inputs (the others
+                are skipped with reason ``"other_shard"``), and keep the manifest as
+                ``manifest-KK-of-NN.jsonl``; see "Beyond one machine" in the docs.
 
         Returns:
             An :class:`AsyncBatch`: ``async for item in client.batch(...)``; its
@@ -498,6 +504,7 @@ class AsyncClient:
             max_credits=max_credits,
             dry_run=dry_run,
             progress=progress,
+            shard=shard,
         )
         sender = _BatchSender(self, self._options(timeout, max_retries, retry, None, None))
         return AsyncBatch(sender, requests, options)

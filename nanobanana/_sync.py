@@ -39,6 +39,7 @@ from ._config import USE_CLIENT_DEFAULT, UseClientDefault
 from ._errors import BatchClosedError, BlockingCallWarning, ClientClosedError
 from ._models import ImageInput, ImageRequest, ImageResult, Timeout
 from ._retry import RetryPolicy
+from ._shard import Shard
 
 __all__ = ["Batch", "Client"]
 
@@ -411,6 +412,7 @@ class Client:
         timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        shard: Shard | None = None,
     ) -> Batch:
         """Run many requests concurrently; iterate with a plain ``for`` loop.
 
@@ -446,6 +448,7 @@ class Client:
             timeout=timeout,
             max_retries=max_retries,
             retry=retry,
+            shard=shard,
         )
         return Batch(self, async_batch)
 

@@ -150,7 +150,9 @@ class Engine:
         """Prepare ``out_dir`` and its manifest; whether the batch may go on."""
         options = self._options
         try:
-            done = self.ledger.open(options.out_dir, resume=options.resume, dry_run=options.dry_run)
+            done = self.ledger.open(
+                options.out_dir, resume=options.resume, dry_run=options.dry_run, shard=options.shard
+            )
         except OSError as exc:  # out_dir cannot be made, or its manifest opened
             self._crash_with(exc)
             return False
@@ -216,9 +218,14 @@ class Engine:
             model = self._sender.resolve_model(request)
             key = work.key = request_key(request, model)
         except ValidationError as exc:
+            shard = self._options.shard
+            if shard is not None and not shard.takes_position(work.index):
+                return work.skipped("other_shard")  # no key: reported by one shard only
             if self._options.fail_fast:
                 self._stop(exc)
             return work.failed(exc)
+        if self._options.shard is not None and not self._options.shard.takes(key):
+            return work.skipped("other_shard")
         if self._admission.done_before(key):
             return work.skipped("done")
         if self._options.dry_run:

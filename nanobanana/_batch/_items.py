@@ -17,8 +17,9 @@ __all__ = ["BatchItem", "BatchStatus", "BatchSummary", "SkipReason"]
 BatchStatus = Literal["ok", "failed", "skipped"]
 #: ``done``: succeeded in an earlier run (resume); ``budget``: the spend cap was reached;
 #: ``stopped``: the batch stopped (401, 403, ``fail_fast``) before the item finished;
-#: ``dry_run``: valid, and not sent because of ``dry_run=True``.
-SkipReason = Literal["done", "budget", "stopped", "dry_run"]
+#: ``dry_run``: valid, and not sent because of ``dry_run=True``; ``other_shard``: the
+#: input is another shard's (see :class:`Shard`), and is not in this one's manifest.
+SkipReason = Literal["done", "budget", "stopped", "dry_run", "other_shard"]
 
 
 @attrs.frozen(kw_only=True)

@@ -13,6 +13,7 @@ import attrs
 
 from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
+from nanobanana._shard import Shard
 
 from ._batch_run import BatchRun
 from ._common import open_client, route_logs
@@ -33,6 +34,7 @@ def cmd_batch(args: Any) -> int:
     reporter = make_reporter(args.progress, quiet=args.quiet)
     route_logs(reporter, args.verbose)
     defaults = _defaults(args)
+    shard = _shard(args.shard)
     out = Path(args.output).expanduser()
     check_folder(out, f"-o {args.output}")  # before anything is read or sent
     if args.fake or args.dry_run:
@@ -52,8 +54,9 @@ def cmd_batch(args: Any) -> int:
             path = spooled or Path(args.input).expanduser()
             source = _open_file(run, path, fmt, defaults, args.strict)
             run.source, run.lines = source, source.lines
+        options = _batch_options(args, out) | {"shard": shard}
         with run.interrupt:
-            return anyio.run(_run_batch, run, args, _batch_options(args, out), backend="asyncio")
+            return anyio.run(_run_batch, run, args, options, backend="asyncio")
     finally:
         if spooled is not None:
             spooled.unlink(missing_ok=True)
@@ -77,6 +80,17 @@ def _batch_options(args: Any, out: Path) -> dict[str, Any]:
 async def _run_batch(run: BatchRun, args: Any, options: dict[str, Any]) -> int:
     async with open_client(args, need_key=not args.dry_run) as client:
         return await run.run(client, "batch", **options)
+
+
+def _shard(text: str | None) -> Shard | None:
+    """The shard that ``--shard`` names: ``K/N``, or ``auto`` (from the environment)."""
+    if text is None:
+        return None
+    try:
+        return Shard.from_env() if text.strip() == "auto" else Shard.parse(text)
+    except ValidationError as exc:
+        why = str(exc).removeprefix("shard: ").removeprefix("auto: ")
+        raise UsageError(f"--shard {text}: {why}") from None
 
 
 def _defaults(args: Any) -> Defaults:

@@ -51,6 +51,10 @@ line takes no index; the --json records carry the source "line" as well.
    "images", "credits_used", "usd_spent", "elapsed", "manifest",
    "stop_reason", "interrupted", "exit_code", ...}
 
+--shard K/N: this process sends only its share of the inputs (by request key)
+and writes OUT/manifest-KK-of-NN.jsonl; the others are skipped as other_shard.
+--resume reads the manifests of every shard in OUT. See nanobanana status.
+
 exit codes: 0 all ok; 1 some items failed or invalid; 2 usage error; 130 Ctrl-C; 143 SIGTERM.
 """
 
@@ -267,6 +271,12 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     )
     batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
     batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")
+    batch.add_argument(
+        "--shard",
+        metavar="K/N|auto",
+        help="send only shard K of N (K from 0), chosen by request key; auto: from "
+        "JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes) or SLURM_ARRAY_TASK_* (Slurm)",
+    )
     _add_request_options(batch, defaults=True)
     _add_progress(batch)
     _add_json(batch, "one record per item and a summary")
