@@ -135,8 +135,11 @@ def manifest_paths(out_dir: Path) -> list[Path]:
     return sorted(path for path in out_dir.glob("manifest*.jsonl") if path.is_file())
 
 
-def read_manifest(path: Path) -> Iterator[dict[str, Any]]:
-    """Every complete, parseable line of a manifest, in order; torn lines are skipped."""
+def read_manifest(path: Path, *, keyed: bool = True) -> Iterator[dict[str, Any]]:
+    """Every complete, parseable line of a manifest, in order; torn lines are skipped.
+
+    With ``keyed`` (the default), only the lines of requests (those with a key);
+    without, those of inputs that were no request too."""
     if not path.exists():
         return
     with path.open("rb") as fh:
@@ -147,7 +150,7 @@ def read_manifest(path: Path) -> Iterator[dict[str, Any]]:
                 doc = json.loads(raw)
             except ValueError:
                 continue
-            if isinstance(doc, dict) and isinstance(doc.get("key"), str):
+            if isinstance(doc, dict) and (isinstance(doc.get("key"), str) or not keyed):
                 yield doc
 
 

@@ -13,6 +13,7 @@ from ._common import signals_restored
 from ._demo_cmd import cmd_demo
 from ._generate_cmd import cmd_generate
 from ._models_cmd import cmd_models
+from ._status_cmd import cmd_status
 
 __all__ = ["run"]
 
@@ -37,4 +38,6 @@ def _run(args: Any) -> int:
         return cmd_batch(args)
     if args.command == "demo":
         return cmd_demo(args)
+    if args.command == "status":
+        return cmd_status(args)
     return cmd_generate(args)  # generate and edit

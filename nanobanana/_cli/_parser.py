@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
             "prompts through the batch engine. With --base-url, run them there instead.",
         )
     )
+    _status_command(commands)
     _add_json(
         commands.add_parser(
             "models",
@@ -280,6 +281,20 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     _add_request_options(batch, defaults=True)
     _add_progress(batch)
     _add_json(batch, "one record per item and a summary")
+
+
+def _status_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    status = commands.add_parser(
+        "status",
+        help="sum up a batch's folder: every shard's manifest in one summary",
+        description="Read every manifest in OUT_DIR (manifest.jsonl and one per shard) "
+        "and sum them up: requests by outcome, images, spend, a line per manifest, "
+        "shards that have not started.",
+        epilog="exit codes: 0 every request ok and every shard started; 1 some failed or "
+        "skipped, or a shard has no manifest; 2 usage error (no such folder, no manifest).",
+    )
+    status.add_argument("out_dir", metavar="OUT_DIR", help="the folder of a batch (its -o)")
+    _add_json(status, "the summary")
 
 
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
