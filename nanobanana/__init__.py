@@ -69,6 +69,7 @@ if TYPE_CHECKING:  # for type checkers: the same names as the export table below
     from ._prompt_files import read_prompts as read_prompts
     from ._retry import RetryPolicy as RetryPolicy
     from ._sync import Batch as Batch, Client as Client
+    from ._templates import Variations as Variations, expand as expand
 
 # The export table: every public name, and the private module it lives in. It is
 # the one list: ``__all__`` is made from it, and the imports above (for type
@@ -117,6 +118,8 @@ _EXPORTS: dict[str, str] = {
     "Usage": "._models",
     "read_prompts": "._prompt_files",
     "RetryPolicy": "._retry",
+    "Variations": "._templates",
+    "expand": "._templates",
     "Batch": "._sync",
     "Client": "._sync",
 }
