@@ -2,7 +2,8 @@
 
 :func:`read_prompts` gives the requests of a file, as the command line's ``batch``
 reads them. A line comes down to a dict of fields (``prompt`` plus any of
-:data:`OPTION_KEYS`), and the fields to an :class:`~nanobanana.ImageRequest`, or to a
+:data:`OPTION_KEYS` and the labels ``id`` and ``tag``), and the fields to an
+:class:`~nanobanana.ImageRequest` (which also records the line), or to a
 :class:`BadLine` that says why not. A problem with the file as a whole (a CSV header
 without ``prompt``, an unterminated quote, text that is not UTF-8) raises
 :class:`~nanobanana.ValidationError` naming the file and line.
@@ -26,6 +27,7 @@ from ._models import ImageRequest
 __all__ = [
     "FORMATS",
     "IMAGE_SEPARATOR",
+    "LABEL_KEYS",
     "MAX_CSV_CELL",
     "OPTION_KEYS",
     "BadLine",
@@ -45,11 +47,13 @@ __all__ = [
 FORMATS: Final = ("txt", "jsonl", "csv")
 #: Per-request options a line may set, besides ``prompt``.
 OPTION_KEYS: Final = ("model", "num_images", "aspect_ratio", "resolution", "images", "extra_body")
+#: Labels a line may carry: recorded in a batch's manifest, never sent.
+LABEL_KEYS: Final = ("id", "tag")
 #: Separates several images in one CSV cell.
 IMAGE_SEPARATOR: Final = "|"
 #: The most characters one CSV cell may hold: a longer one is a quote left open.
 MAX_CSV_CELL: Final = 100_000
-_KNOWN = ", ".join(("prompt", *OPTION_KEYS))
+_KNOWN = ", ".join(("prompt", *OPTION_KEYS, *LABEL_KEYS))
 _SUFFIXES: Final = {
     "txt": "txt",
     "text": "txt",
@@ -98,15 +102,18 @@ def format_of(name: str | os.PathLike[str]) -> str | None:
     return _SUFFIXES.get(Path(name).suffix.lower().lstrip("."))
 
 
-def build_request(fields: dict[str, Any], defaults: Defaults) -> ImageRequest:
-    """An :class:`ImageRequest` from one line's fields; :class:`LineError` says why not."""
-    unknown = sorted(set(fields) - {"prompt", *OPTION_KEYS})
+def build_request(
+    fields: dict[str, Any], defaults: Defaults, line: int | None = None
+) -> ImageRequest:
+    """An :class:`ImageRequest` from the fields of line ``line``; :class:`LineError`
+    says why not."""
+    unknown = sorted(set(fields) - {"prompt", *OPTION_KEYS, *LABEL_KEYS})
     if unknown:
         names = ", ".join(repr(k) for k in unknown)
         raise LineError(f"unknown option {names} (known: {_KNOWN})")
     if fields.get("prompt") is None:
         raise LineError("no prompt")
-    values = {k: fields[k] for k in OPTION_KEYS if fields.get(k) is not None}
+    values = {k: fields[k] for k in (*OPTION_KEYS, *LABEL_KEYS) if fields.get(k) is not None}
     for key, value in attrs.asdict(defaults).items():
         if value is not None:
             values.setdefault(key, value)
@@ -114,7 +121,7 @@ def build_request(fields: dict[str, Any], defaults: Defaults) -> ImageRequest:
     if isinstance(images, str):
         values["images"] = [images]
     try:
-        request = ImageRequest(prompt=fields["prompt"], **values)
+        request = ImageRequest(prompt=fields["prompt"], line=line, **values)
     except (ValidationError, TypeError, ValueError) as exc:
         raise LineError(str(exc)) from None
     for i, item in enumerate(request.images):
@@ -184,7 +191,7 @@ def parse_text_line(
         fields = _txt_fields(text) if fmt == "txt" else _jsonl_fields(text)
         if fields is None:
             return None
-        return build_request(fields, defaults)
+        return build_request(fields, defaults, line)
     except LineError as exc:
         return BadLine(line, str(exc))
 
@@ -214,7 +221,7 @@ def _csv_header(row: list[str], where: str) -> list[str]:
     if "prompt" not in header:
         columns = ", ".join(header)
         raise ValidationError(where, f"the CSV header has no 'prompt' column (columns: {columns})")
-    unknown = [c for c in header if c not in ("prompt", *OPTION_KEYS)]
+    unknown = [c for c in header if c not in ("prompt", *OPTION_KEYS, *LABEL_KEYS)]
     if unknown:
         names = ", ".join(map(repr, unknown))
         raise ValidationError(where, f"unknown CSV column(s) {names} (known: {_KNOWN})")
@@ -273,7 +280,7 @@ def csv_entries(
                 for col, cell in zip(header, row, strict=False)
                 if cell.strip()
             }
-            yield line, build_request(fields, defaults)
+            yield line, build_request(fields, defaults, line)
         except LineError as exc:
             yield line, BadLine(line, str(exc))
 

@@ -202,14 +202,17 @@ def _unwritten_item(
 ) -> BatchItem:
     """The item the batch recorded without a manifest line: done before, or a dry run's."""
     try:
-        key = request_key(request, client.resolve_model(request))
+        model = client.resolve_model(request)
+        key = request_key(request, model)
     except ValidationError as exc:
         return BatchItem(index=index, request=request, key=None, status="failed", error=exc)
     done = not options.get("dry_run")
     if not done and options.get("resume") and manifest is not None:
         done = any(d["key"] == key and d.get("status") == "ok" for d in read_manifest(manifest))
     reason: SkipReason = "done" if done else "dry_run"
-    return BatchItem(index=index, request=request, key=key, status="skipped", skip_reason=reason)
+    return BatchItem(
+        index=index, request=request, key=key, model=model, status="skipped", skip_reason=reason
+    )
 
 
 # -- remembering the requests read, and reading back what the manifest got -------------

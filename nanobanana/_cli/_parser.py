@@ -45,7 +45,8 @@ line takes no index; the --json records carry the source "line" as well.
 --json output on stdout, one JSON object per line:
   {"type": "item", "index": 0, "line": 3, "status": "ok"|"failed"|"skipped",
    "skip_reason", "prompt", "paths", "request_id", "usage", "attempts",
-   "elapsed", "error": null | {"type", "message", "status", "request_id"}}
+   "elapsed", "error": null | {"type", "message", "status", "request_id"},
+   "model", "id", "tag", "vars"}
   {"type": "invalid", "line": 5, "error": {"type": "InputError", "message"}}
   and last {"type": "summary", "ok", "failed", "skipped", "invalid_lines",
    "images", "credits_used", "usd_spent", "elapsed", "manifest",
