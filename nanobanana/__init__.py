@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # for type checkers: the same names as the export table below
     from ._retry import RetryPolicy as RetryPolicy
     from ._shard import Shard as Shard
     from ._sync import Batch as Batch, Client as Client
+    from ._templates import Variations as Variations, expand as expand
 
 # The export table: every public name, and the private module it lives in. It is
 # the one list: ``__all__`` is made from it, and the imports above (for type
@@ -119,6 +120,8 @@ _EXPORTS: dict[str, str] = {
     "read_prompts": "._prompt_files",
     "RetryPolicy": "._retry",
     "Shard": "._shard",
+    "Variations": "._templates",
+    "expand": "._templates",
     "Batch": "._sync",
     "Client": "._sync",
 }

@@ -63,6 +63,7 @@ class _Work:
     index: int
     request: ImageRequest | None = None
     key: str | None = None
+    model: str | None = None
     attempts: ItemAttempts | None = None
 
     def item(self, status: BatchStatus, **outcome: Any) -> BatchItem:
@@ -71,6 +72,7 @@ class _Work:
             index=self.index,
             request=self.request,
             key=self.key,
+            model=self.model,
             status=status,
             attempts=sent.count if sent is not None else 0,
             elapsed=sent.elapsed() if sent is not None else 0.0,
@@ -215,7 +217,7 @@ class Engine:
             request = work.request = (
                 raw if isinstance(raw, ImageRequest) else ImageRequest(prompt=raw)
             )
-            model = self._sender.resolve_model(request)
+            model = work.model = self._sender.resolve_model(request)
             key = work.key = request_key(request, model)
         except ValidationError as exc:
             shard = self._options.shard

@@ -41,6 +41,8 @@ class BatchItem:
         paths: Where the images were written, when ``out_dir`` is set.
         usage: Credits and USD the API reported for this item.
         request_id: The API's ``x-inference-id`` of the successful answer.
+        model: The id of the model the request went to (or would have gone to);
+            ``None`` when the input could not be made into a request.
 
     Example:
         >>> import nanobanana as nb
@@ -63,6 +65,7 @@ class BatchItem:
     paths: tuple[Path, ...] = ()
     usage: Usage | None = None
     request_id: str | None = None
+    model: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -18,11 +18,12 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .._converter import ManifestRecord, manifest_line
-from .._models import ImageResult, atomic_write
+from .._converter import ManifestRecord, manifest_line, sent_parameters
+from .._models import ImageRequest, ImageResult, atomic_write
 from .._shard import MANIFEST_NAME, Shard
 from ._items import BatchItem
 
@@ -241,7 +242,7 @@ def _write_all(fh: IO[bytes], data: bytes) -> None:
 
 
 def _record(item: BatchItem) -> ManifestRecord:
-    error = item.error
+    error, request = item.error, item.request
     return ManifestRecord(
         index=item.index,
         key=item.key,
@@ -255,7 +256,22 @@ def _record(item: BatchItem) -> ManifestRecord:
         elapsed=item.elapsed,
         usage=item.usage,
         request_id=item.request_id,
+        model=item.model,
+        **(_labels(request) if request is not None else {}),
+        finished_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
     )
+
+
+def _labels(request: ImageRequest) -> dict[str, Any]:
+    """What a manifest line records of a request besides its prompt."""
+    return {
+        "parameters": sent_parameters(request),
+        "id": request.id,
+        "tag": request.tag,
+        "vars": dict(request.vars) if request.vars is not None else None,
+        "line": request.line,
+        "repeat": request.repeat or None,
+    }
 
 
 class ImageFolder:

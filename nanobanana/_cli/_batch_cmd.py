@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import attrs
 
 from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
@@ -22,6 +21,7 @@ from ._generate_cmd import check_folder, warn_unknown_model
 from ._inputs import FileSource, LineMap, StdinSource, detect_format, sniff_format, spool_stdin
 from ._lines import BadLine, Defaults
 from ._make_reporter import make_reporter
+from ._variations import check_variation_args, repeated, template_defaults, variations
 
 __all__ = ["cmd_batch"]
 
@@ -33,18 +33,21 @@ def cmd_batch(args: Any) -> int:
     """``batch INPUT -o OUT``: see the command's ``--help`` for formats and output."""
     reporter = make_reporter(args.progress, quiet=args.quiet)
     route_logs(reporter, args.verbose)
-    defaults = _defaults(args)
+    check_variation_args(args)
+    defaults = template_defaults(args, _defaults(args))
     shard = _shard(args.shard)
     out = Path(args.output).expanduser()
     check_folder(out, f"-o {args.output}")  # before anything is read or sent
     if args.fake or args.dry_run:
         warn_unknown_model(args.model, reporter)
-    fmt = detect_format(args.input, args.format)
-    display = "<stdin>" if args.input == "-" else args.input
+    fmt = detect_format(args.input, args.format) if args.input is not None else "none"
+    display = {"-": "<stdin>", None: "--template"}.get(args.input, args.input)
     run = BatchRun(source=(), lines=LineMap(), reporter=reporter, display=display, json=args.json)
     spooled: Path | None = None
     try:
-        if args.input == "-" and not (args.strict or fmt == "csv"):
+        if args.input is None:
+            run.source = variations(args, defaults)
+        elif args.input == "-" and not (args.strict or fmt == "csv"):
             stream = StdinSource(sys.stdin.buffer, fmt, defaults, run.bad_line)
             run.source, run.lines = stream, stream.lines
         else:
@@ -54,6 +57,7 @@ def cmd_batch(args: Any) -> int:
             path = spooled or Path(args.input).expanduser()
             source = _open_file(run, path, fmt, defaults, args.strict)
             run.source, run.lines = source, source.lines
+        run.source, run.lines = repeated(run.source, run.lines, args.repeat)
         options = _batch_options(args, out) | {"shard": shard}
         with run.interrupt:
             return anyio.run(_run_batch, run, args, options, backend="asyncio")
@@ -101,7 +105,7 @@ def _defaults(args: Any) -> Defaults:
         resolution=args.resolution,
     )
     try:  # a bad flag value is a usage error, not one bad line per input line
-        ImageRequest(prompt="check", **attrs.asdict(defaults))
+        ImageRequest(prompt="check", **defaults.options())
     except ValidationError as exc:
         raise UsageError(str(exc)) from None
     return defaults

@@ -208,7 +208,8 @@ def _unwritten_item(
 ) -> BatchItem:
     """The item the batch recorded without a manifest line: done before, or a dry run's."""
     try:
-        key = request_key(request, client.resolve_model(request))
+        model = client.resolve_model(request)
+        key = request_key(request, model)
     except ValidationError as exc:
         return BatchItem(index=index, request=request, key=None, status="failed", error=exc)
     shard = options.get("shard")
@@ -221,7 +222,9 @@ def _unwritten_item(
         docs = (d for path in manifest_paths(manifest.parent) for d in read_manifest(path))
         done = any(d["key"] == key and d.get("status") == "ok" for d in docs)
     reason: SkipReason = "done" if done else "dry_run"
-    return BatchItem(index=index, request=request, key=key, status="skipped", skip_reason=reason)
+    return BatchItem(
+        index=index, request=request, key=key, model=model, status="skipped", skip_reason=reason
+    )
 
 
 # -- remembering the requests read, and reading back what the manifest got -------------

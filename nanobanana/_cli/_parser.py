@@ -26,11 +26,15 @@ input formats (chosen by the suffix, or --format):
           (start a prompt with \\# to begin it with #)
   .jsonl  one JSON object per line: "prompt" plus any of "model", "num_images",
           "aspect_ratio", "resolution", "images" (a path or URL, or a list of them)
-          and "extra_body" (an object); blank and # lines are skipped
+          and "extra_body" (an object), and the labels "id" and "tag" (recorded in
+          the manifest, not sent); blank and # lines are skipped
   .csv    a header row with a "prompt" column and any of the option columns above;
           "images" holds paths/URLs separated by |, "extra_body" a JSON object;
           an empty cell leaves the option unset
   -       stdin: jsonl when its first line starts with {, else txt
+  --template TEXT with --var NAME=VALUES (no INPUT): every combination of the
+          values; with a .csv or .jsonl INPUT: its columns (keys) fill the
+          placeholders, besides the option columns and id, tag
 Relative image paths are relative to the current directory. The -m, -n,
 --aspect-ratio and --resolution flags set defaults that a line can override.
 
@@ -45,7 +49,8 @@ line takes no index; the --json records carry the source "line" as well.
 --json output on stdout, one JSON object per line:
   {"type": "item", "index": 0, "line": 3, "status": "ok"|"failed"|"skipped",
    "skip_reason", "prompt", "paths", "request_id", "usage", "attempts",
-   "elapsed", "error": null | {"type", "message", "status", "request_id"}}
+   "elapsed", "error": null | {"type", "message", "status", "request_id"},
+   "model", "id", "tag", "vars"}
   {"type": "invalid", "line": 5, "error": {"type": "InputError", "message"}}
   and last {"type": "summary", "ok", "failed", "skipped", "invalid_lines",
    "images", "credits_used", "usd_spent", "elapsed", "manifest",
@@ -246,7 +251,12 @@ def _edit_arguments(edit: argparse.ArgumentParser) -> None:
 
 
 def _batch_arguments(batch: argparse.ArgumentParser) -> None:
-    batch.add_argument("input", metavar="INPUT", help="a .txt, .jsonl or .csv file, or - for stdin")
+    batch.add_argument(
+        "input",
+        metavar="INPUT",
+        nargs="?",
+        help="a .txt, .jsonl or .csv file, or - for stdin (none with --template and --var)",
+    )
     batch.add_argument("-o", "--output", metavar="OUT", required=True, help="output folder")
     batch.add_argument(
         "--format", choices=("txt", "jsonl", "csv"), help="the input format, if not by suffix"
@@ -269,6 +279,18 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
         type=_non_negative_float,
         metavar="CREDITS",
         help="the same cap, in API credits",
+    )
+    batch.add_argument(
+        "--template", metavar="TEXT", help='a prompt template: "a {animal} in {style} style"'
+    )
+    batch.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUES",
+        help="values of a placeholder, comma-separated, or @FILE (one per line); repeatable",
+    )
+    batch.add_argument(
+        "--repeat", type=_positive_int, default=1, metavar="N", help="send each request N times"
     )
     batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
     batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")
