@@ -17,7 +17,7 @@ from ._imaging import SUFFIXES
 from ._provenance import GenerationRecord, record_json, sidecar_path, stamp
 from ._usage import Usage, money_repr
 
-__all__ = ["GeneratedImage", "ImageResult", "Usage", "money_repr"]
+__all__ = ["GeneratedImage", "ImageResult", "Usage", "money_repr", "write_image"]
 
 
 @attrs.frozen(kw_only=True)
@@ -95,13 +95,7 @@ class GeneratedImage:
         if target.is_dir() or str(path).endswith((os.sep, "/")):
             target.mkdir(parents=True, exist_ok=True)
             target = target / self.default_name
-        if self.record is None:
-            atomic_write(target, self.data)
-            return target
-        data, sidecar = stamp(self.data, self.record)
-        atomic_write(target, data)
-        if sidecar:
-            atomic_write(sidecar_path(target), record_json(self.record, indent=2).encode())
+        write_image(target, self)
         return target
 
 
@@ -159,3 +153,18 @@ class ImageResult:
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         return [img.save(folder) for img in self.images]
+
+
+def write_image(target: Path, image: GeneratedImage) -> None:
+    """Write ``image`` to the file ``target`` atomically, with its record when it has one.
+
+    The record goes inside the file, or (for a C2PA-signed image, whose bytes are left
+    as they came) beside it in ``NAME.json``.
+    """
+    if image.record is None:
+        atomic_write(target, image.data)
+        return
+    data, sidecar = stamp(image.data, image.record)
+    atomic_write(target, data)
+    if sidecar:
+        atomic_write(sidecar_path(target), record_json(image.record, indent=2).encode())

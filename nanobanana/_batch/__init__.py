@@ -16,6 +16,7 @@ The parts, each readable alone:
 """
 
 from ._async_batch import AsyncBatch
+from ._attempts import SharedAttempts
 from ._items import BatchItem, BatchStatus, BatchSummary, SkipReason
 from ._manifest import MANIFEST_NAME, image_file_name, read_manifest, slugify
 from ._options import BatchInput, BatchOptions, ProgressCallback
@@ -31,6 +32,7 @@ __all__ = [
     "BatchSummary",
     "ProgressCallback",
     "Sender",
+    "SharedAttempts",
     "SkipReason",
     "image_file_name",
     "read_manifest",

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._converter import ManifestRecord, manifest_line
-from .._models import ImageResult, atomic_write
+from .._provenance import sidecar_path
+from .._results import ImageResult, write_image
 from ._items import BatchItem
 
 __all__ = [
@@ -245,12 +246,13 @@ class ImageFolder:
             for position, image in enumerate(result.images):
                 name = image_file_name(index, prompt, image.suffix, position, count)
                 target = self._free(name[: -len(image.suffix)], image.suffix)
-                atomic_write(target, image.data)
+                write_image(target, image)
                 paths.append(target)
         except BaseException:
             for path in paths:
                 with contextlib.suppress(OSError):
                     path.unlink()
+                    sidecar_path(path).unlink(missing_ok=True)
             raise
         return tuple(paths)
 
