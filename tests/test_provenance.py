@@ -3,42 +3,27 @@ the SDK and by exiftool, with every other byte of the file kept."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import shutil
 import struct
-import subprocess
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 from _helpers import assert_complete_png
+from _provenance_helpers import (
+    AI_MEDIA,
+    WEBP_LOSSY,
+    a_record,
+    exiftool,
+    needs_exiftool,
+    tiny_jpeg,
+)
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import nanobanana as nb
 from nanobanana._provenance import read_embedded, stamp
 from nanobanana._provenance._xmp import record_from_xmp, xmp_packet
 from nanobanana.testing import make_png
-
-EXIFTOOL = shutil.which("exiftool") or "/usr/bin/exiftool"
-needs_exiftool = pytest.mark.skipif(
-    not Path(EXIFTOOL).exists(), reason="exiftool is not installed (CI installs it)"
-)
-AI_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-
-
-def a_record(prompt: str = "a red kite over the sea", **changes: Any) -> nb.GenerationRecord:
-    fields: dict[str, Any] = {
-        "prompt": prompt,
-        "model": "google/nano-banana-pro",
-        "parameters": {"aspect_ratio": "16:9", "resolution": "2K", "extra_body": {"seed": 7}},
-        "request_id": "req-42",
-        "usage": nb.Usage(usd_spent=0.134, credits_used=348.4),
-        "created": dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC),
-        **changes,
-    }
-    return nb.GenerationRecord(**fields)
 
 
 def save(tmp_path: Path, data: bytes, record: nb.GenerationRecord, name: str) -> Path:
@@ -54,17 +39,6 @@ def chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         out.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
         pos += 12 + length
     return out
-
-
-def exiftool(path: Path, *tags: str) -> dict[str, Any]:
-    run = subprocess.run(
-        [EXIFTOOL, "-json", "-charset", "utf8", *tags, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    doc: dict[str, Any] = json.loads(run.stdout)[0]
-    return doc
 
 
 # -- PNG ------------------------------------------------------------------------------
@@ -210,12 +184,24 @@ PROMPTS = st.one_of(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prompt=PROMPTS)
-def test_any_prompt_written_to_a_png_reads_back_exactly(prompt: str) -> None:
-    png = make_png(4, 4, b"kite")
-    data, sidecar = stamp(png, a_record(prompt))
+def test_any_prompt_written_to_a_png_or_webp_reads_back_exactly(prompt: str) -> None:
+    for image in (make_png(4, 4, b"kite"), WEBP_LOSSY):
+        data, sidecar = stamp(image, a_record(prompt))
 
-    assert not sidecar
-    assert read_embedded(data) == a_record(prompt)
+        assert not sidecar
+        assert read_embedded(data) == a_record(prompt)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prompt=PROMPTS)
+def test_any_prompt_written_to_a_jpeg_reads_back_exactly_inside_or_beside(prompt: str) -> None:
+    data, sidecar = stamp(tiny_jpeg(), a_record(prompt))
+
+    if sidecar:  # a packet over 64 KB
+        assert data == tiny_jpeg()
+        assert len(xmp_packet(a_record(prompt))) > 65_000
+    else:
+        assert read_embedded(data) == a_record(prompt)
 
 
 # -- exiftool: a reader nobody here wrote -----------------------------------------------

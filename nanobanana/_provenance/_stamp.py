@@ -1,18 +1,28 @@
 """Putting a record into image bytes and reading it back, whatever the image type.
 
-A file signed with C2PA (a PNG ``caBX`` chunk) binds a hash of its bytes: inserting
-anything would break the signature, so such a file is written exactly as received
-and its record goes to a sidecar, ``NAME.json`` beside it (``kite.png.json``). So
-does the record of a file that cannot be parsed. A type that has no place for a
-record (GIF, anything unknown) is written untouched.
+A PNG gets three text chunks (see ``_png``); a JPEG or a WebP gets the XMP packet,
+which carries the whole record too.
+
+A file signed with C2PA (a PNG ``caBX`` chunk, a JPEG ``APP11`` JUMBF box, a WebP
+``C2PA`` chunk) binds a hash of its bytes: inserting anything would break the
+signature, so such a file is written exactly as received and its record goes to a
+sidecar, ``NAME.json`` beside it (``kite.png.json``). So does the record of a file
+that cannot be parsed, of a JPEG or WebP that has an XMP packet of another tool
+(kept as it is: a file has one packet), and of a JPEG whose packet would not fit in
+one segment (64 KB). A type that has no place for a record (GIF, anything unknown)
+is written untouched.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import attrs
+
 from .._imaging import sniff_mime
+from ._jpeg import jpeg_has_c2pa, jpeg_insert_xmp, jpeg_xmp
 from ._png import (
     PARAMETERS_KEYWORD,
     RECORD_KEYWORD,
@@ -24,9 +34,25 @@ from ._png import (
     text_chunk,
 )
 from ._record import GenerationRecord, a1111_parameters, record_from_json, record_json
+from ._webp import webp_has_c2pa, webp_insert_xmp, webp_xmp
 from ._xmp import NS_RECORD, record_from_xmp, xmp_packet
 
 __all__ = ["read_embedded", "read_metadata", "sidecar_path", "stamp"]
+
+
+@attrs.frozen
+class _XmpFormat:
+    """How one file type holds an XMP packet."""
+
+    has_c2pa: Callable[[bytes], bool]
+    xmp: Callable[[bytes], bytes | None]
+    insert_xmp: Callable[[bytes, bytes], bytes]
+
+
+_XMP_FORMATS = {
+    "image/jpeg": _XmpFormat(jpeg_has_c2pa, jpeg_xmp, jpeg_insert_xmp),
+    "image/webp": _XmpFormat(webp_has_c2pa, webp_xmp, webp_insert_xmp),
+}
 
 
 def sidecar_path(image: Path) -> Path:
@@ -56,6 +82,8 @@ def stamp(data: bytes, record: GenerationRecord) -> tuple[bytes, bool]:
     try:
         if mime == "image/png":
             return _stamp_png(data, record)
+        if mime in _XMP_FORMATS:
+            return _stamp_xmp(data, record, _XMP_FORMATS[mime])
     except ValueError:
         return data, True
     return data, False
@@ -76,6 +104,15 @@ def _stamp_png(data: bytes, record: GenerationRecord) -> tuple[bytes, bool]:
     return png_insert_texts(data, chunks, replace), False
 
 
+def _stamp_xmp(data: bytes, record: GenerationRecord, kind: _XmpFormat) -> tuple[bytes, bool]:
+    if kind.has_c2pa(data):
+        return data, True
+    old = kind.xmp(data)
+    if old is not None and NS_RECORD.encode() not in old:
+        return data, True
+    return kind.insert_xmp(data, xmp_packet(record)), False
+
+
 def read_embedded(data: bytes) -> GenerationRecord | None:
     """The record inside image bytes, or ``None`` (none there, or not readable).
 
@@ -85,16 +122,20 @@ def read_embedded(data: bytes) -> GenerationRecord | None:
         >>> read_embedded(stamp(make_png(8, 8, b"seed"), record)[0]) == record
         True
     """
+    mime = sniff_mime(data)
     try:
-        if sniff_mime(data) == "image/png":
+        if mime == "image/png":
             texts = png_texts(data)
             if RECORD_KEYWORD in texts:
                 return record_from_json(texts[RECORD_KEYWORD])
-            if XMP_KEYWORD in texts:
-                return record_from_xmp(texts[XMP_KEYWORD])
+            packet = texts.get(XMP_KEYWORD)
+        elif mime in _XMP_FORMATS:
+            packet = _XMP_FORMATS[mime].xmp(data)
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    return record_from_xmp(packet) if packet is not None else None
 
 
 def read_metadata(path: str | os.PathLike[str]) -> GenerationRecord | None:
