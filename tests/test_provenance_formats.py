@@ -22,6 +22,8 @@ from _provenance_helpers import (
     tiny_jpeg,
     webp_chunks,
 )
+from _raw_api import ENDPOINT, b64, serve
+from aiohttp import web
 
 import nanobanana as nb
 from nanobanana.testing import make_png
@@ -191,3 +193,23 @@ def test_exiftool_reads_the_prompt_model_and_source_type(
     assert tags["DigitalSourceType"] == AI_MEDIA
     assert "Warning" not in tags
     assert tags["Validate"] == "OK"
+
+
+@needs_exiftool
+@pytest.mark.parametrize("original", [tiny_jpeg(), WEBP_LOSSLESS], ids=["jpeg", "webp"])
+async def test_an_api_answering_jpeg_or_webp_gives_files_exiftool_reads(
+    tmp_path: Path, original: bytes
+) -> None:
+    async def generate(request: web.Request) -> web.Response:
+        return web.json_response({"data": [{"b64_json": b64(original)}]})
+
+    app = web.Application()
+    app.router.add_post(ENDPOINT, generate)
+    async with serve(app) as url, nb.AsyncClient(api_key="k", base_url=url) as client:
+        result = await client.generate("a lighthouse at dawn", model=nb.Model.NANO_BANANA_PRO)
+    path = result.image.save(tmp_path)
+
+    tags = exiftool(path, "-XMP-dc:Description", "-XMP-iptcExt:AISystemUsed")
+    assert tags["Description"] == "a lighthouse at dawn"
+    assert tags["AISystemUsed"] == "google/nano-banana-pro"
+    assert nb.read_metadata(path) == result.image.record
