@@ -7,13 +7,14 @@ JSON and A1111 forms, ``_xmp`` the XMP packet, ``_png`` the PNG chunks, and
 """
 
 from ._record import GenerationRecord, input_digests, record_json
-from ._stamp import read_embedded, read_metadata, sidecar_path, stamp
+from ._stamp import read_embedded, read_metadata, read_record, sidecar_path, stamp
 
 __all__ = [
     "GenerationRecord",
     "input_digests",
     "read_embedded",
     "read_metadata",
+    "read_record",
     "record_json",
     "sidecar_path",
     "stamp",

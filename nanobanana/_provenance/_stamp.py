@@ -37,7 +37,7 @@ from ._record import GenerationRecord, a1111_parameters, record_from_json, recor
 from ._webp import webp_has_c2pa, webp_insert_xmp, webp_xmp
 from ._xmp import NS_RECORD, record_from_xmp, xmp_packet
 
-__all__ = ["read_embedded", "read_metadata", "sidecar_path", "stamp"]
+__all__ = ["read_embedded", "read_metadata", "read_record", "sidecar_path", "stamp"]
 
 
 @attrs.frozen
@@ -160,11 +160,21 @@ def read_metadata(path: str | os.PathLike[str]) -> GenerationRecord | None:
         >>> nb.read_metadata(path).prompt
         'a red kite'
     """
-    image = Path(path)
+    return read_record(Path(path))[0]
+
+
+def read_record(image: Path) -> tuple[GenerationRecord | None, Path | None]:
+    """The record of ``image`` and the file it was read from (the image or its sidecar).
+
+    Raises:
+        OSError: the image cannot be read.
+    """
     record = read_embedded(image.read_bytes())
-    if record is None:
-        try:
-            record = record_from_json(sidecar_path(image).read_bytes())
-        except OSError:
-            return None
-    return record
+    if record is not None:
+        return record, image
+    sidecar = sidecar_path(image)
+    try:
+        record = record_from_json(sidecar.read_bytes())
+    except OSError:
+        return None, None
+    return (record, sidecar) if record is not None else (None, None)
