@@ -14,13 +14,16 @@ import zlib
 from collections.abc import Iterator
 
 __all__ = [
+    "PARAMETERS_KEYWORD",
     "PNG_SIGNATURE",
     "RECORD_KEYWORD",
     "XMP_KEYWORD",
     "Chunk",
+    "itxt_chunk",
     "png_chunks",
     "png_insert_texts",
     "png_texts",
+    "text_chunk",
 ]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

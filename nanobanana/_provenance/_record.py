@@ -125,7 +125,7 @@ def record_from_json(text: str | bytes) -> GenerationRecord | None:
     """
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         return None
     if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT:
         return None
@@ -219,7 +219,7 @@ def _digest(item: str | bytes | os.PathLike[str]) -> str:
         return item
     if isinstance(item, str) and is_data_url(item):
         try:
-            data = base64.b64decode(item.partition(",")[2])
+            data = base64.b64decode(item.partition(",")[2], validate=True)
         except ValueError:
             return "unreadable"
     elif isinstance(item, bytes):
