@@ -67,6 +67,10 @@ if TYPE_CHECKING:  # for type checkers: the same names as the export table below
         Usage as Usage,
     )
     from ._prompt_files import read_prompts as read_prompts
+    from ._provenance import (
+        GenerationRecord as GenerationRecord,
+        read_metadata as read_metadata,
+    )
     from ._retry import RetryPolicy as RetryPolicy
     from ._shard import Shard as Shard
     from ._sync import Batch as Batch, Client as Client
@@ -118,6 +122,8 @@ _EXPORTS: dict[str, str] = {
     "Timeout": "._models",
     "Usage": "._models",
     "read_prompts": "._prompt_files",
+    "GenerationRecord": "._provenance",
+    "read_metadata": "._provenance",
     "RetryPolicy": "._retry",
     "Shard": "._shard",
     "Variations": "._templates",

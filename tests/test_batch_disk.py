@@ -171,7 +171,7 @@ async def test_a_full_disk_stops_the_batch_with_the_disk_error(
     def no_space(target: Path, data: bytes, tag: str = "") -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("nanobanana._batch._manifest.atomic_write", no_space)
+    monkeypatch.setattr("nanobanana._results.atomic_write", no_space)
     batch = client.batch(prompts(10), out_dir=tmp_path, concurrency=2)
     with anyio.fail_after(NO_HANG), pytest.raises(OSError, match="No space left"):
         await batch.run()
@@ -192,7 +192,7 @@ async def test_when_the_second_image_of_an_item_cannot_be_written_the_item_is_no
             raise OSError(errno.ENOSPC, "No space left on device")
         atomic_write(target, data, tag)
 
-    monkeypatch.setattr("nanobanana._batch._manifest.atomic_write", second_fails)
+    monkeypatch.setattr("nanobanana._results.atomic_write", second_fails)
     request = nb.ImageRequest(prompt="a pair of kites", num_images=2)
     batch = client.batch([request], out_dir=tmp_path)
     items: list[nb.BatchItem] = []

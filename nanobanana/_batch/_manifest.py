@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._converter import ManifestRecord, manifest_line, sent_parameters
-from .._models import ImageRequest, ImageResult, atomic_write
+from .._models import ImageRequest
+from .._provenance import sidecar_path
+from .._results import ImageResult, write_image
 from .._shard import MANIFEST_NAME, Shard
 from ._items import BatchItem
 
@@ -299,12 +301,13 @@ class ImageFolder:
             for position, image in enumerate(result.images):
                 name = image_file_name(index, prompt, image.suffix, position, count)
                 target = self._free(name[: -len(image.suffix)], image.suffix)
-                atomic_write(target, image.data, self._tag)
+                write_image(target, image, self._tag)
                 paths.append(target)
         except BaseException:
             for path in paths:
                 with contextlib.suppress(OSError):
                     path.unlink()
+                    sidecar_path(path).unlink(missing_ok=True)
             raise
         return tuple(paths)
 

@@ -163,7 +163,8 @@ def signals_restored() -> Iterator[None]:
 
 
 def client_settings(args: Any) -> dict[str, Any]:
-    """The client settings the command line gives (``--timeout``, ``--max-retries``).
+    """The client settings the command line gives (``--timeout``, ``--max-retries``,
+    ``--no-metadata``).
 
     Only what was given: the client's defaults stand for the rest (a timeout of
     ``None`` would mean "no limit", not "the default").
@@ -173,6 +174,8 @@ def client_settings(args: Any) -> dict[str, Any]:
         settings["timeout"] = args.timeout
     if args.max_retries is not None:
         settings["max_retries"] = args.max_retries
+    if getattr(args, "no_metadata", False):
+        settings["metadata"] = False
     return settings
 
 

@@ -12,6 +12,7 @@ from ._batch_cmd import cmd_batch
 from ._common import signals_restored
 from ._demo_cmd import cmd_demo
 from ._generate_cmd import cmd_generate
+from ._inspect_cmd import cmd_inspect
 from ._models_cmd import cmd_models
 from ._status_cmd import cmd_status
 
@@ -40,4 +41,6 @@ def _run(args: Any) -> int:
         return cmd_demo(args)
     if args.command == "status":
         return cmd_status(args)
+    if args.command == "inspect":
+        return cmd_inspect(args)
     return cmd_generate(args)  # generate and edit

@@ -18,10 +18,9 @@ from nanobanana._batch import slugify
 from nanobanana._catalog import known_models, model_info
 from nanobanana._converter import usage_record
 from nanobanana._errors import ConfigurationError, NanoBananaError, ValidationError
-from nanobanana._files import atomic_write
 from nanobanana._inputs import check_image
 from nanobanana._models import ImageRequest
-from nanobanana._results import GeneratedImage, ImageResult
+from nanobanana._results import GeneratedImage, ImageResult, write_image
 
 from ._common import Interrupt, open_client, print_json, route_logs
 from ._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
@@ -268,7 +267,7 @@ def save_result(result: ImageResult, target: OutputTarget, prompt: str) -> Saved
     for path, image in zip(paths, result.images, strict=True):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, image.data)
+            write_image(path, image)
             saved.written.append((path, image))
         except OSError as exc:
             _save_elsewhere(saved, image, path, exc, result.request_id)
@@ -307,7 +306,7 @@ def _save_elsewhere(
     for folder in _fallback_folders():
         path = free_path(folder, failed.stem, image.suffix)
         try:
-            atomic_write(path, image.data)
+            write_image(path, image)
         except OSError:
             continue
         saved.written.append((path, image))

@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         "the list",
     )
+    _add_inspect(commands)
     return parser
 
 
@@ -210,6 +211,14 @@ def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _add_no_metadata(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-metadata",
+        action="store_true",
+        help="write the images exactly as the API sent them, without the generation record",
+    )
+
+
 def _add_progress(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--progress",
@@ -232,6 +241,7 @@ def _generate_arguments(gen: argparse.ArgumentParser) -> None:
         default=".",
         help="a folder (default: .), or a file name ending in .png/.jpg/.webp",
     )
+    _add_no_metadata(gen)
     _add_json(gen, "the result")
 
 
@@ -247,6 +257,7 @@ def _edit_arguments(edit: argparse.ArgumentParser) -> None:
     )
     _add_request_options(edit)
     edit.add_argument("-o", "--output", metavar="OUT", default=".", help="as for generate")
+    _add_no_metadata(edit)
     _add_json(edit, "the result")
 
 
@@ -301,6 +312,7 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
         "JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes) or SLURM_ARRAY_TASK_* (Slurm)",
     )
     _add_request_options(batch, defaults=True)
+    _add_no_metadata(batch)
     _add_progress(batch)
     _add_json(batch, "one record per item and a summary")
 
@@ -327,4 +339,17 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
         default="nanobanana-demo",
         help="default: ./nanobanana-demo",
     )
+    _add_no_metadata(demo)
     _add_progress(demo)
+
+
+def _add_inspect(commands: argparse._SubParsersAction[_Parser]) -> None:
+    inspect = commands.add_parser(
+        "inspect",
+        help="print the generation record saved in images",
+        description="Print the generation record each image carries (or its NAME.json "
+        "sidecar): prompt, model, parameters, request id, usage. Exit code 1 when a "
+        "file has none or cannot be read.",
+    )
+    inspect.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    _add_json(inspect, "the records (one JSON object per image)")
