@@ -11,6 +11,7 @@ from typing import Any
 from ._batch_cmd import cmd_batch
 from ._common import signals_restored
 from ._demo_cmd import cmd_demo
+from ._gallery_cmd import cmd_gallery
 from ._generate_cmd import cmd_generate
 from ._models_cmd import cmd_models
 
@@ -37,4 +38,6 @@ def _run(args: Any) -> int:
         return cmd_batch(args)
     if args.command == "demo":
         return cmd_demo(args)
+    if args.command == "gallery":
+        return cmd_gallery(args)
     return cmd_generate(args)  # generate and edit

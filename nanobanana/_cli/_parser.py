@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
             "prompts through the batch engine. With --base-url, run them there instead.",
         )
     )
+    _gallery_command(commands)
     _add_json(
         commands.add_parser(
             "models",
@@ -197,6 +198,12 @@ def _add_request_options(parser: argparse.ArgumentParser, *, defaults: bool = Fa
 def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--json", action="store_true", help=f"print {what} as JSON on stdout, nothing else"
+    )
+
+
+def _add_no_gallery(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-gallery", action="store_true", help="do not write OUT/index.html at the end"
     )
 
 
@@ -268,8 +275,19 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
     batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")
     _add_request_options(batch, defaults=True)
+    _add_no_gallery(batch)
     _add_progress(batch)
     _add_json(batch, "one record per item and a summary")
+
+
+def _gallery_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    commands.add_parser(
+        "gallery",
+        help="write OUT/index.html: a gallery of a batch's images, for a browser",
+        description="Write OUT/index.html from OUT's manifest: every item of the batch "
+        "(failed and skipped ones too), searchable, one file that works offline. "
+        "batch and demo write it at their end unless --no-gallery.",
+    ).add_argument("folder", metavar="OUT", help="the folder a batch wrote (its -o)")
 
 
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
@@ -280,4 +298,5 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
         default="nanobanana-demo",
         help="default: ./nanobanana-demo",
     )
+    _add_no_gallery(demo)
     _add_progress(demo)
