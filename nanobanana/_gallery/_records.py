@@ -200,6 +200,8 @@ def _pairs(value: object) -> list[list[str]]:
 def _shown(value: object) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # as JSON writes it, without the cost of json.dumps
     try:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError):
