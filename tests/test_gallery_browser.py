@@ -250,6 +250,15 @@ def test_a_click_on_an_image_opens_it_full_size_with_arrow_keys(page: Any) -> No
     page.switch_to.active_element.send_keys(Keys.ESCAPE)
     assert not lightbox.is_displayed()
 
+    # The keyboard alone: the focus is back on the thumbnail, and Enter opens it again.
+    thumbnail = page.switch_to.active_element
+    assert thumbnail.get_attribute("aria-label") == "show full size"
+    thumbnail.send_keys(Keys.ENTER)
+    assert lightbox.is_displayed()
+    assert image.get_attribute("src").endswith("/000000.png")
+    page.switch_to.active_element.send_keys(Keys.ESCAPE)
+    assert not lightbox.is_displayed()
+
 
 def test_a_prompt_of_markup_shows_as_text(page: Any) -> None:
     card = page.find_element(By.CSS_SELECTOR, '.card[data-index="5"]')
@@ -258,6 +267,22 @@ def test_a_prompt_of_markup_shows_as_text(page: Any) -> None:
     assert page.find_elements(By.CSS_SELECTOR, 'img[src="x"]') == []
     with pytest.raises(NoAlertPresentException):
         page.switch_to.alert  # noqa: B018 - no alert(1) ran
+
+
+def test_an_image_file_gone_from_the_folder_is_named_on_its_card(
+    browser: Any, tmp_path: Path
+) -> None:
+    gallery = make_gallery(tmp_path / "out", 3)
+    (tmp_path / "out" / "000001.png").unlink()
+
+    browser.get(gallery.as_uri())
+    next_frames(browser)
+
+    card = browser.find_element(By.CSS_SELECTOR, '.card[data-index="1"]')
+    assert "image file not found: 000001.png" in card.text
+    errors = console_errors(browser)
+    assert len(errors) == 1
+    assert "000001.png" in errors[0]  # the browser's own line about the missing file
 
 
 def test_ten_thousand_items_open_and_only_what_is_on_screen_is_drawn(
