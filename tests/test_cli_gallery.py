@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import subprocess
 import sys
@@ -9,6 +11,8 @@ from pathlib import Path
 
 from _helpers import against, cli
 
+from nanobanana._cli._gallery_cmd import gallery_after_batch
+from nanobanana._cli._plain import PlainReporter
 from nanobanana.testing import FakeServer
 
 
@@ -136,3 +140,15 @@ def test_help_lists_the_gallery_command() -> None:
 
     assert "gallery" in result.stdout
     assert "--no-gallery" in cli("batch", "--help").stdout
+
+
+def test_a_batch_that_left_no_manifest_gets_no_gallery(tmp_path: Path) -> None:
+    # A batch stopped before its manifest was opened (an unwritable folder, say).
+    stderr = io.StringIO()
+    args = argparse.Namespace(no_gallery=False, dry_run=False)
+
+    page = gallery_after_batch(tmp_path, PlainReporter(stream=stderr), args)
+
+    assert page is None
+    assert stderr.getvalue() == ""
+    assert not (tmp_path / "index.html").exists()

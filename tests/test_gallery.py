@@ -260,6 +260,34 @@ def test_times_given_as_epoch_seconds_count_too(tmp_path: Path) -> None:
     assert (summary["wall_kind"], summary["seconds"]) == ("wall", 3.0)
 
 
+def test_times_without_a_zone_are_read_as_utc(tmp_path: Path) -> None:
+    write_manifest(
+        tmp_path,
+        [line(0, started="2026-01-01T10:00:00", finished="2026-01-01T11:00:00+01:00")],
+    )
+
+    summary = embedded(nb.write_gallery(tmp_path))["summary"]
+
+    assert (summary["wall_kind"], summary["seconds"]) == ("wall", 0.0)
+
+
+def test_variables_and_parameters_of_any_json_type_are_shown_as_json(tmp_path: Path) -> None:
+    values = {"s": "cat", "i": 2, "f": 0.5, "b": True, "none": None, "list": ["a", 1]}
+    write_manifest(tmp_path, [line(0, vars=values, parameters={"extra_body": {"seed": 7}})])
+
+    (item,) = embedded(nb.write_gallery(tmp_path))["items"]
+
+    assert item["vars"] == [
+        ["s", "cat"],
+        ["i", "2"],
+        ["f", "0.5"],
+        ["b", "true"],
+        ["none", "null"],
+        ["list", '["a", 1]'],
+    ]
+    assert item["parameters"] == [["extra_body", '{"seed": 7}']]
+
+
 def test_lines_of_the_wrong_shape_are_read_leniently(tmp_path: Path) -> None:
     (tmp_path / "manifest.jsonl").write_text(
         "not json\n"

@@ -202,7 +202,4 @@ def _shown(value: object) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # as JSON writes it, without the cost of json.dumps
-    try:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError):
-        return str(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)  # a value read from JSON
