@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +319,20 @@ def test_lines_of_the_wrong_shape_are_read_leniently(tmp_path: Path) -> None:
     assert item == {"index": None, "status": "unknown", "prompt": "", "images": [], "id": "7"}
 
 
+def test_figures_too_large_to_add_up_are_left_out_not_written_as_infinity(
+    tmp_path: Path,
+) -> None:
+    huge = {"usd_spent": 1e308, "credits_used": 1}
+    write_manifest(
+        tmp_path, [line(0, usage=huge, elapsed=1e308), line(1, usage=huge, elapsed=1e308)]
+    )
+
+    summary = embedded(nb.write_gallery(tmp_path))["summary"]
+
+    assert (summary["usd"], summary["credits"], summary["seconds"]) == (None, 2, None)
+    assert "Infinity" not in (tmp_path / GALLERY_NAME).read_text()
+
+
 def test_a_prompt_with_a_lone_surrogate_still_gives_a_page(tmp_path: Path) -> None:
     (tmp_path / "manifest.jsonl").write_text(
         '{"key": "k", "index": 0, "status": "ok", "prompt": "a \\ud800 kite"}\n', encoding="utf-8"
@@ -380,3 +395,66 @@ def test_records_keep_the_order_of_the_input(tmp_path: Path) -> None:
 
     assert [r.get("index") for r in records] == [0, 1, 2, None]
     assert document["summary"]["total"] == 4
+
+
+LINES = st.lists(
+    st.tuples(
+        st.sampled_from(["k1", "k2", "k3"]),
+        st.integers(0, 3),
+        st.sampled_from(["ok", "failed", "skipped"]),
+    ),
+    max_size=30,
+)
+
+
+@given(LINES)
+def test_the_latest_line_of_an_item_wins_and_a_success_retires_earlier_failures(
+    lines: list[tuple[str, int, str]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "manifest.jsonl"
+        docs = [
+            {"key": key, "index": index, "status": status, "n": n}
+            for n, (key, index, status) in enumerate(lines)
+        ]
+        path.write_text("".join(json.dumps(doc) + "\n" for doc in docs))
+
+        records = latest_records([path])
+
+    # The oracle: the last line of each (key, index), unless it is not a success and a
+    # success of the same request came after it.
+    last = {(d["key"], d["index"]): d for d in docs}
+    last_ok = {d["key"]: d["n"] for d in docs if d["status"] == "ok"}
+    expected = [
+        d for d in last.values() if d["status"] == "ok" or d["n"] > last_ok.get(d["key"], -1)
+    ]
+    assert sorted(r["n"] for r in records) == sorted(d["n"] for d in expected)
+    assert [r["index"] for r in records] == sorted(r["index"] for r in records)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=6,
+)
+FIELDS = st.sampled_from(
+    ["index", "status", "prompt", "paths", "error", "usage", "vars", "parameters", "id",
+     "attempts", "elapsed", "started", "finished", "line", "model", "tag"]
+)  # fmt: skip
+
+
+@given(st.lists(st.dictionaries(FIELDS, JSON), max_size=5))
+def test_any_line_gives_a_card_of_text_and_numbers(lines: list[dict[str, Any]]) -> None:
+    records = [{**line, "key": f"k{n}"} for n, line in enumerate(lines)]
+
+    document = gallery_data("t", records)
+
+    summary = document["summary"]
+    assert summary["total"] == len(records) == sum(summary["counts"].values())
+    embed_json(document)  # strict JSON (no NaN, no Infinity), as the browser parses it
+    for item in document["items"]:
+        assert isinstance(item["prompt"], str)
+        assert all(isinstance(name, str) for name in item["images"])
+        for pairs in (item.get("vars", []), item.get("parameters", [])):
+            assert all(isinstance(a, str) and isinstance(b, str) for a, b in pairs)
+    assert not set("<>&") & set(embed_json(document))

@@ -36,11 +36,12 @@ def embed_json(document: Any) -> str:
         >>> json.loads(embed_json({"prompt": "<b>"}))
         {'prompt': '<b>'}
     """
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    # allow_nan=False: NaN and Infinity are not JSON, and the browser's parser refuses them.
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     try:
         text.encode()
     except UnicodeEncodeError:  # a lone surrogate in a prompt: JSON escapes it
-        text = json.dumps(document, separators=(",", ":"))
+        text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     return text.translate(_ESCAPES)
 
 

@@ -142,14 +142,19 @@ def summarize(records: list[dict[str, Any]], items: list[dict[str, Any]]) -> dic
         "images": sum(len(item["images"]) for item in items if item["status"] == "ok"),
         "usd": _total(items, "usd"),
         "credits": _total(items, "credits"),
-        "seconds": round(seconds, 3),
+        "seconds": round(seconds, 3) if math.isfinite(seconds) else None,
         "wall_kind": wall_kind,
     }
 
 
 def _total(items: list[dict[str, Any]], field: str) -> float | None:
     figures = [item[field] for item in items if field in item]
-    return math.fsum(figures) if figures else None
+    if not figures:
+        return None
+    try:
+        return math.fsum(figures)
+    except OverflowError:  # no figure to show: JSON has no "Infinity"
+        return None
 
 
 def _moment(doc: Mapping[str, Any], names: tuple[str, ...]) -> float | None:
