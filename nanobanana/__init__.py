@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # for type checkers: the same names as the export table below
         UnprocessableEntityError as UnprocessableEntityError,
         ValidationError as ValidationError,
     )
+    from ._gallery import write_gallery as write_gallery
     from ._models import (
         GeneratedImage as GeneratedImage,
         ImageInput as ImageInput,
@@ -115,6 +116,7 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "._errors",
     "UnprocessableEntityError": "._errors",
     "ValidationError": "._errors",
+    "write_gallery": "._gallery",
     "GeneratedImage": "._models",
     "ImageInput": "._models",
     "ImageRequest": "._models",

@@ -17,6 +17,7 @@ from nanobanana._shard import Shard
 from ._batch_run import BatchRun
 from ._common import open_client, route_logs
 from ._exit import UsageError
+from ._gallery_cmd import gallery_after_batch
 from ._generate_cmd import check_folder, warn_unknown_model
 from ._inputs import FileSource, LineMap, StdinSource, detect_format, sniff_format, spool_stdin
 from ._lines import BadLine, Defaults
@@ -60,10 +61,12 @@ def cmd_batch(args: Any) -> int:
         run.source, run.lines = repeated(run.source, run.lines, args.repeat)
         options = _batch_options(args, out) | {"shard": shard}
         with run.interrupt:
-            return anyio.run(_run_batch, run, args, options, backend="asyncio")
+            code: int = anyio.run(_run_batch, run, args, options, backend="asyncio")
     finally:
         if spooled is not None:
             spooled.unlink(missing_ok=True)
+    gallery_after_batch(out, reporter, args)
+    return code
 
 
 def _batch_options(args: Any, out: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from nanobanana._models import ImageRequest
 from ._batch_run import BatchRun
 from ._common import client_settings, open_client, route_logs
 from ._exit import EXIT_OK, UsageError
+from ._gallery_cmd import gallery_after_batch
 from ._inputs import LineMap
 from ._make_reporter import make_reporter
 
@@ -61,6 +62,7 @@ def cmd_demo(args: Any) -> int:
     run = BatchRun(source=requests, lines=lines, reporter=reporter, display="demo")
     with run.interrupt:
         code: int = anyio.run(_run_demo, run, args, out, backend="asyncio")
+    gallery_after_batch(out, reporter, args)
     summary = run.summary
     if summary is not None and summary.images_written:
         print(f"{summary.images_written} images are in {out.resolve()}{os.sep}")

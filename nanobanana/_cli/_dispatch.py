@@ -11,6 +11,7 @@ from typing import Any
 from ._batch_cmd import cmd_batch
 from ._common import signals_restored
 from ._demo_cmd import cmd_demo
+from ._gallery_cmd import cmd_gallery
 from ._generate_cmd import cmd_generate
 from ._inspect_cmd import cmd_inspect
 from ._models_cmd import cmd_models
@@ -43,4 +44,6 @@ def _run(args: Any) -> int:
         return cmd_status(args)
     if args.command == "inspect":
         return cmd_inspect(args)
+    if args.command == "gallery":
+        return cmd_gallery(args)
     return cmd_generate(args)  # generate and edit

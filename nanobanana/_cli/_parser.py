@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     _status_command(commands)
+    _gallery_command(commands)
     _add_json(
         commands.add_parser(
             "models",
@@ -216,6 +217,12 @@ def _add_no_metadata(parser: argparse.ArgumentParser) -> None:
         "--no-metadata",
         action="store_true",
         help="write the images exactly as the API sent them, without the generation record",
+    )
+
+
+def _add_no_gallery(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-gallery", action="store_true", help="do not write OUT/index.html at the end"
     )
 
 
@@ -313,6 +320,7 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     )
     _add_request_options(batch, defaults=True)
     _add_no_metadata(batch)
+    _add_no_gallery(batch)
     _add_progress(batch)
     _add_json(batch, "one record per item and a summary")
 
@@ -331,6 +339,16 @@ def _status_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_json(status, "the summary")
 
 
+def _gallery_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    commands.add_parser(
+        "gallery",
+        help="write OUT/index.html: a gallery of a batch's images, for a browser",
+        description="Write OUT/index.html from OUT's manifest: every item of the batch "
+        "(failed and skipped ones too), searchable, one file that works offline. "
+        "batch and demo write it at their end unless --no-gallery.",
+    ).add_argument("folder", metavar="OUT", help="the folder a batch wrote (its -o)")
+
+
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "-o",
@@ -340,6 +358,7 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
         help="default: ./nanobanana-demo",
     )
     _add_no_metadata(demo)
+    _add_no_gallery(demo)
     _add_progress(demo)
 
 

@@ -1,0 +1,11 @@
+"""Galleries: one self-contained HTML page of a batch's items, from its manifests.
+
+* :mod:`._records`: reading the manifests, the latest line of each item winning;
+* :mod:`._page`: the page (``page.html`` beside it, with the data embedded) and
+  :func:`write_gallery`.
+"""
+
+from ._page import GALLERY_NAME, write_gallery
+from ._records import MANIFEST_PATTERN
+
+__all__ = ["GALLERY_NAME", "MANIFEST_PATTERN", "write_gallery"]
