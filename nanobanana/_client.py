@@ -50,7 +50,7 @@ from ._models import (
     check_model_params,
     merge_results,
 )
-from ._retry import AttemptHooks, RetryPolicy, send_with_retries
+from ._retry import AttemptHooks, RetryPolicy, SharedAttempts, batch_policy, send_with_retries
 from ._transport import Transport, redact_secret, redact_url
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient"]
@@ -635,7 +635,7 @@ class AsyncClient:
         failure is raised.
         """
         single = attrs.evolve(request, num_images=None)
-        shared = _SharedAttempts(hooks) if hooks is not None else None
+        shared = SharedAttempts(hooks) if hooks is not None else None
         outcomes: list[ImageResult | Exception] = []
 
         async def one() -> None:
@@ -658,31 +658,14 @@ class _BatchSender:
 
     def __init__(self, client: AsyncClient, options: _RequestOptions) -> None:
         self._client = client
-        self._options = options
+        self._options = attrs.evolve(options, retry=batch_policy(options.retry))
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._options.retry
 
     def resolve_model(self, request: ImageRequest) -> str:
         return self._client.resolve_model(request)
 
     async def send(self, request: ImageRequest, model: str, hooks: AttemptHooks) -> ImageResult:
         return await self._client._execute(request, self._options, hooks, model)
-
-
-class _SharedAttempts:
-    """The hooks of one batch item, shared by the requests it fans out into.
-
-    Attempts are numbered across those requests, so the item counts every one sent.
-    """
-
-    def __init__(self, hooks: AttemptHooks) -> None:
-        self._hooks = hooks
-        self._sent = 0
-
-    async def before_attempt(self, attempt: int) -> None:
-        self._sent += 1
-        await self._hooks.before_attempt(self._sent)
-
-    def after_attempt(self, error: BaseException | None) -> None:
-        self._hooks.after_attempt(error)
-
-    def refuse_retry(self, error: Exception) -> str | None:
-        return self._hooks.refuse_retry(error)

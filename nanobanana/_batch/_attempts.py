@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from .._retry import is_throttled
 from ._throttle import Throttle
 
 __all__ = ["ItemAttempts"]
@@ -19,12 +20,14 @@ class ItemAttempts:
 
     Attributes:
         count: Attempts sent so far.
+        throttled: Attempts answered with a rate limit so far.
         first_sent: When the first attempt was sent (``time.monotonic()``), if any.
     """
 
     def __init__(self, throttle: Throttle) -> None:
         self._throttle = throttle
         self.count = 0
+        self.throttled = 0
         self.first_sent: float | None = None
         self._sent_at = 0.0
         self._retry_cost = 0
@@ -41,6 +44,8 @@ class ItemAttempts:
 
     def after_attempt(self, error: BaseException | None) -> None:
         self._throttle.release(self._sent_at, error)
+        if error is not None and is_throttled(error):
+            self.throttled += 1
         if error is None:
             self._throttle.budget.on_success(self._retry_cost)
 
@@ -49,3 +54,6 @@ class ItemAttempts:
             return "retry budget exhausted: most recent requests are failing"
         self._retry_cost += self._throttle.budget.retry_cost
         return None
+
+    def excuse(self, error: Exception) -> bool:
+        return self._throttle.excuse(error)

@@ -73,6 +73,7 @@ class _Work:
             key=self.key,
             status=status,
             attempts=sent.count if sent is not None else 0,
+            throttled=sent.throttled if sent is not None else 0,
             elapsed=sent.elapsed() if sent is not None else 0.0,
             **outcome,
         )

@@ -36,6 +36,8 @@ class BatchItem:
             were written to :attr:`paths` and their bytes released) or on failure.
         error: The typed error of a failed item.
         attempts: Requests sent for this item (0: never sent).
+        throttled: Of those, the ones answered with a rate limit (429, or 503 with
+            ``Retry-After``); they do not count against ``max_retries``.
         elapsed: Seconds from the first attempt to the outcome.
         paths: Where the images were written, when ``out_dir`` is set.
         usage: Credits and USD the API reported for this item.
@@ -58,6 +60,7 @@ class BatchItem:
     result: ImageResult | None = None
     error: NanoBananaError | None = None
     attempts: int = 0
+    throttled: int = 0
     elapsed: float = 0.0
     paths: tuple[Path, ...] = ()
     usage: Usage | None = None

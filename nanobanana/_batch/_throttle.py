@@ -29,6 +29,7 @@ from collections.abc import Callable
 import anyio
 
 from .._errors import APIStatusError, APITimeoutError
+from .._retry import is_throttled
 
 __all__ = ["AIMDLimit", "Broadcast", "RetryBudget", "Throttle", "TokenBucket"]
 
@@ -202,7 +203,7 @@ class Throttle:
     Attributes:
         in_flight: Attempts sent and not answered yet.
         sent: Attempts sent so far.
-        throttled: 429 responses so far.
+        throttled: Rate-limit answers so far (429, or 503 with ``Retry-After``).
         paused_until: The clock time before which nothing is sent (``Retry-After``).
     """
 
@@ -272,11 +273,15 @@ class Throttle:
         elif isinstance(error, APIStatusError):
             if error.retry_after is not None and error.retry_after > 0:
                 self.paused_until = max(self.paused_until, self._clock() + error.retry_after)
-            if error.status == 429:
+            if is_throttled(error):
                 self.throttled += 1
-                if self.adaptive:
-                    self.limit.on_throttled(started)
+            if error.status == 429 and self.adaptive:
+                self.limit.on_throttled(started)
         self._changed.notify()
+
+    def excuse(self, error: Exception) -> bool:
+        """Whether ``error`` is excused from ``max_retries`` (no outage pause yet)."""
+        return False
 
     def allow_retry(self, error: Exception) -> bool:
         """Spend from the retry budget; ``False`` when the budget is exhausted."""
