@@ -97,6 +97,10 @@ class BatchSummary:
         requests_sent: HTTP requests sent, retries included.
         throttled: 429 answers received.
         concurrency: Requests currently allowed in flight (lowered after 429s).
+        paused: Whether the batch is paused because the API is unavailable (it sends
+            only a probe now and then until an answer shows the API is back).
+        time_paused: Seconds the batch has spent paused so far.
+        next_probe: While paused, seconds until the next probe (``None`` otherwise).
         elapsed: Wall seconds since the batch started.
         rate: Finished items per second so far.
         eta: Seconds left at the current rate, when ``total`` is known.
@@ -134,6 +138,9 @@ class BatchSummary:
     requests_sent: int = 0
     throttled: int = 0
     concurrency: int = 0
+    paused: bool = False
+    time_paused: float = 0.0
+    next_probe: float | None = None
     elapsed: float = 0.0
     rate: float = 0.0
     eta: float | None = None

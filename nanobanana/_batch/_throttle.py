@@ -28,8 +28,10 @@ from collections.abc import Callable
 
 import anyio
 
-from .._errors import APIStatusError, APITimeoutError
+from .._amend import amended
+from .._errors import APIConnectionError, APIStatusError, APITimeoutError, NanoBananaError
 from .._retry import is_throttled
+from ._outage import Outage, is_outage, outage_threshold
 
 __all__ = ["AIMDLimit", "Broadcast", "RetryBudget", "Throttle", "TokenBucket"]
 
@@ -214,9 +216,13 @@ class Throttle:
         requests_per_minute: float | None = None,
         adaptive: bool = True,
         retry_budget: RetryBudget | None = None,
+        max_outage: float = 600.0,
         clock: Clock = time.monotonic,
     ) -> None:
         self._clock = clock
+        self.outage = Outage(
+            max_outage=max_outage, threshold=outage_threshold(concurrency), clock=clock
+        )
         self.in_flight = 0
         self.sent = 0
         self.throttled = 0
@@ -235,14 +241,15 @@ class Throttle:
         )
 
     def _try_acquire(self) -> float | None:
-        """Take a slot if one is free now (no pause, a rate token): the send time, or
-        ``None`` when one has to wait."""
+        """Take a slot if one is free now (no pause, a rate token; while the API is
+        down, the probe): the send time, or ``None`` when one has to wait."""
         now = self._clock()
-        if (
-            self.in_flight >= self.limit.allowed
-            or self.paused_until > now
-            or (self.bucket is not None and self.bucket.delay() > 0)
-        ):
+        if self.paused_until > now or (self.bucket is not None and self.bucket.delay() > 0):
+            return None
+        if self.outage.paused:
+            if not self.outage.claim_probe():  # a probe goes whatever is in flight
+                return None
+        elif self.in_flight >= self.limit.allowed:
             return None
         if self.bucket is not None:
             self.bucket.take()
@@ -250,23 +257,44 @@ class Throttle:
         self.sent += 1
         return now
 
+    def _wait_time(self) -> float | None:
+        """Seconds until a blocked :meth:`acquire` should look again (``None``: at the
+        next release)."""
+        now = self._clock()
+        waits = [self.paused_until - now, self.outage.delay() or 0.0]
+        if self.bucket is not None:
+            waits.append(self.bucket.delay())
+        waits = [wait for wait in waits if wait > 0]
+        return min(waits) if waits else None
+
     async def acquire(self) -> float:
-        """Wait for a slot, for any pause to end and for a rate token; return the send time."""
+        """Wait for a slot, for any pause to end and for a rate token; return the send time.
+
+        Raises the last outage failure, saying so, once the API has been unavailable
+        for longer than ``max_outage``.
+        """
         while True:
+            if self.outage.expired:
+                raise self._outage_error()
             started = self._try_acquire()
             if started is not None:
                 return started
-            wait = self.paused_until - self._clock()
-            if wait <= 0 and self.bucket is not None:
-                wait = self.bucket.delay()
-            if wait > 0:
-                await self._changed.wait(wait)
-            else:  # no slot free: wait for a release
-                await self._changed.wait()
+            await self._changed.wait(self._wait_time())
+
+    def _outage_error(self) -> Exception:
+        error = self.outage.last_error
+        message = (
+            f"the API has been unavailable for {self.outage.max_outage:g} s "
+            f"(max_outage={self.outage.max_outage:g} s): the batch stopped; resume it later"
+        )
+        if isinstance(error, NanoBananaError):
+            return amended(error, message=f"{error.message} ({message})")
+        return APIConnectionError(message)  # pragma: no cover - outages come from the API
 
     def release(self, started: float, error: BaseException | None) -> None:
         """Report the end of an attempt sent at ``started``; ``None`` means success."""
         self.in_flight -= 1
+        self.outage.on_outcome(started, error)
         if error is None:
             if self.adaptive:
                 self.limit.on_success()
@@ -280,8 +308,9 @@ class Throttle:
         self._changed.notify()
 
     def excuse(self, error: Exception) -> bool:
-        """Whether ``error`` is excused from ``max_retries`` (no outage pause yet)."""
-        return False
+        """Whether ``error`` is excused from ``max_retries``: an outage failure while
+        the batch is paused, waiting for the API to come back."""
+        return self.outage.paused and is_outage(error)
 
     def allow_retry(self, error: Exception) -> bool:
         """Spend from the retry budget; ``False`` when the budget is exhausted."""
