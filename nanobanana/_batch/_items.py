@@ -97,6 +97,8 @@ class BatchSummary:
         requests_sent: HTTP requests sent, retries included.
         throttled: 429 answers received.
         concurrency: Requests currently allowed in flight (lowered after 429s).
+        send_rate: The send rate (requests a second) the batch has learned from 429s
+            and keeps to; ``None`` before any 429 slowed it down.
         paused: Whether the batch is paused because the API is unavailable (it sends
             only a probe now and then until an answer shows the API is back).
         time_paused: Seconds the batch has spent paused so far.
@@ -138,6 +140,7 @@ class BatchSummary:
     requests_sent: int = 0
     throttled: int = 0
     concurrency: int = 0
+    send_rate: float | None = None
     paused: bool = False
     time_paused: float = 0.0
     next_probe: float | None = None

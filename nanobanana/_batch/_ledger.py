@@ -138,6 +138,7 @@ class Ledger:
             requests_sent=throttle.sent,
             throttled=throttle.throttled,
             concurrency=throttle.limit.allowed,
+            send_rate=throttle.send_rate.rate,
             paused=throttle.outage.paused,
             time_paused=throttle.outage.time_paused(),
             next_probe=throttle.outage.next_probe_in(),

@@ -1,8 +1,19 @@
-"""Batch-wide flow control: an AIMD concurrency limit, a rate limit, a retry budget.
+"""Batch-wide flow control: AIMD limits on concurrency and rate, pauses, a retry budget.
 
-Every worker of a batch shares one :class:`Throttle`. When the API answers 429 the
-whole batch slows down, not just the request that got it:
+Every worker of a batch shares one :class:`Throttle`, and a request goes out only
+when every limit below lets it: whichever binds decides. When the API answers 429
+the whole batch slows down, not just the request that got it:
 
+* **AIMD on the send rate** (:mod:`._adapt`). When answers come fast, fewer requests
+  in flight do not mean fewer a second, so the throttle also learns a sustainable
+  rate: a 429 sets it to 95 % of the recent goodput (or cuts it by 30 %), each
+  success raises it by 0.04 a second. A 429 halves the concurrency only when the
+  learned rate was not already binding.
+* **Not about us.** If slowing down did not lower the share of 429s (a share of
+  5 % or more) the way a rate limit would, they are load-independent: the limits go
+  back to where they were, stop being lowered, ``Retry-After`` stops pausing
+  everyone, and retries (which 429s do not spend) absorb the 429s. See
+  :class:`._adapt.LoadJudge`.
 * **AIMD on concurrency.** A 429 halves the number of requests allowed in flight
   (multiplicative decrease, at most once per round trip, so a burst of 429s from
   one cohort counts once); each success adds ``1 / limit`` (about one more slot per
@@ -12,7 +23,9 @@ whole batch slows down, not just the request that got it:
   while AIMD's behaviour is easy to predict and to test.
 * **Retry-After pauses everyone.** A server-requested wait from any response stops
   *new* sends from every worker until it has passed.
-* **Requests per minute.** An optional token bucket, refilled continuously.
+* **Requests per minute.** An optional token bucket, refilled continuously: a hard
+  ceiling, whatever is learned.
+* **Outages** (:mod:`._outage`). When the API is down the batch pauses and probes.
 * **Retry budget** (botocore's retry quota). Retries spend tokens (5, or 10 after a
   timeout) and successes earn one back; when most recent requests fail the budget
   runs dry and items fail fast instead of hammering the API.
@@ -31,6 +44,7 @@ import anyio
 from .._amend import amended
 from .._errors import APIConnectionError, APIStatusError, APITimeoutError, NanoBananaError
 from .._retry import is_throttled
+from ._adapt import LoadJudge, SendRate
 from ._outage import Outage, is_outage, outage_threshold
 
 __all__ = ["AIMDLimit", "Broadcast", "RetryBudget", "Throttle", "TokenBucket"]
@@ -228,6 +242,10 @@ class Throttle:
         self.throttled = 0
         self.paused_until = -math.inf
         self.limit = AIMDLimit(concurrency, clock=clock)
+        self.send_rate = SendRate(clock=clock)
+        self.judge = LoadJudge(clock=clock)
+        self._saved: tuple[float, float | None] = (self.limit.limit, None)
+        self._saved_at = -math.inf
         self.adaptive = adaptive
         self.bucket = TokenBucket(requests_per_minute, clock=clock) if requests_per_minute else None
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
@@ -244,7 +262,11 @@ class Throttle:
         """Take a slot if one is free now (no pause, a rate token; while the API is
         down, the probe): the send time, or ``None`` when one has to wait."""
         now = self._clock()
-        if self.paused_until > now or (self.bucket is not None and self.bucket.delay() > 0):
+        if (
+            self.paused_until > now
+            or (self.bucket is not None and self.bucket.delay() > 0)
+            or self.send_rate.delay() > 0
+        ):
             return None
         if self.outage.paused:
             if not self.outage.claim_probe():  # a probe goes whatever is in flight
@@ -253,6 +275,8 @@ class Throttle:
             return None
         if self.bucket is not None:
             self.bucket.take()
+        self.send_rate.take()
+        self.judge.on_send()
         self.in_flight += 1
         self.sent += 1
         return now
@@ -261,7 +285,7 @@ class Throttle:
         """Seconds until a blocked :meth:`acquire` should look again (``None``: at the
         next release)."""
         now = self._clock()
-        waits = [self.paused_until - now, self.outage.delay() or 0.0]
+        waits = [self.paused_until - now, self.outage.delay() or 0.0, self.send_rate.delay()]
         if self.bucket is not None:
             waits.append(self.bucket.delay())
         waits = [wait for wait in waits if wait > 0]
@@ -296,16 +320,38 @@ class Throttle:
         self.in_flight -= 1
         self.outage.on_outcome(started, error)
         if error is None:
+            self.judge.on_answer(started=started, throttled=False)
             if self.adaptive:
                 self.limit.on_success()
+                self.send_rate.on_answer(ok=True)
         elif isinstance(error, APIStatusError):
-            if error.retry_after is not None and error.retry_after > 0:
-                self.paused_until = max(self.paused_until, self._clock() + error.retry_after)
+            self.judge.on_answer(started=started, throttled=error.status == 429)
+            asked = error.retry_after
+            # A Retry-After pauses everyone, unless the 429s are not about our load.
+            if asked is not None and asked > 0 and not self.judge.independent:
+                self.paused_until = max(self.paused_until, self._clock() + asked)
             if is_throttled(error):
                 self.throttled += 1
             if error.status == 429 and self.adaptive:
-                self.limit.on_throttled(started)
+                self._on_429(started)
         self._changed.notify()
+
+    def _on_429(self, started: float) -> None:
+        """Slow down, or put the limits back, as the judge of the 429s says."""
+        verdict = self.judge.verdict(started=started, evidence=20)
+        now = self._clock()
+        if verdict == "decrease":
+            if now - self._saved_at > 10.0:  # the levels before this run of decreases
+                self._saved = (self.limit.limit, self.send_rate.rate)
+            self._saved_at = now
+            if not self.send_rate.binding():  # the concurrency was too high, not the rate
+                self.limit.on_throttled(started)
+            self.send_rate.decrease()
+        elif verdict == "restore":
+            limit, rate = self._saved
+            self.limit.limit = max(self.limit.limit, limit)
+            current = self.send_rate.rate
+            self.send_rate.set_rate(None if rate is None or current is None else max(rate, current))
 
     def excuse(self, error: Exception) -> bool:
         """Whether ``error`` is excused from ``max_retries``: an outage failure while
