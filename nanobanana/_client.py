@@ -32,7 +32,6 @@ from ._batch import (
     BatchOptions,
     ProgressCallback,
     Shard,
-    SharedAttempts,
 )
 from ._call_options import (
     ClientDefaults,
@@ -65,7 +64,7 @@ from ._models import (
     merge_results,
 )
 from ._recording import with_records
-from ._retry import AttemptHooks, RetryPolicy, send_with_retries
+from ._retry import AttemptHooks, RetryPolicy, SharedAttempts, batch_policy, send_with_retries
 from ._transport import Transport, redact_secret, redact_url
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient"]
@@ -654,7 +653,11 @@ class _BatchSender:
 
     def __init__(self, client: AsyncClient, options: RequestOptions) -> None:
         self._client = client
-        self._options = options
+        self._options = attrs.evolve(options, retry=batch_policy(options.retry))
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._options.retry
 
     def resolve_model(self, request: ImageRequest) -> str:
         return self._client.resolve_model(request)

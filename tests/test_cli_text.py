@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from _helpers import against, cli
 
 from nanobanana.testing import FakeServer
@@ -47,3 +48,23 @@ def test_the_spend_cap_row_agrees_with_the_spent_row(
     # and the figure is the whole batch's, as the API reported it
     usd = sum(r.json.get("num_images", 1) for r in sync_server.generation_requests) * 0.039
     assert f"${usd:,.4f}" in spent
+
+
+@pytest.mark.slow
+def test_an_outage_shows_as_a_pause_and_429s_as_rate_limited_requests(
+    sync_server: FakeServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "kites.txt"
+    source.write_text("".join(f"a kite, number {n}\n" for n in range(6)))
+    sync_server.outage(5.0, status=503)  # down for 5 s: the CLI takes 1-2 s to start
+    sync_server.fail_next(3, status=429, retry_after=0)  # then a few 429s
+    flags = ("--concurrency", "4", "--progress", "plain")
+    result = cli("batch", str(source), "-o", str(tmp_path / "out"), *flags, *against(sync_server))
+
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"paused: API unavailable, (next probe in \d+ s|probing)", result.stderr)
+    table = rows(result.stderr)
+    assert table["OK"] == "6"
+    assert table["Failed"] == "0"
+    assert re.fullmatch(r"\d+ \(3 rate-limited, retried\)", table["Requests sent"])
+    assert re.fullmatch(r"\d+(\.\d)? s \(API unavailable\)", table["Paused"])

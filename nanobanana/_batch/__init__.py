@@ -16,7 +16,6 @@ The parts, each readable alone:
 """
 
 from ._async_batch import AsyncBatch
-from ._attempts import SharedAttempts
 from ._items import BatchItem, BatchStatus, BatchSummary, SkipReason
 from ._manifest import MANIFEST_NAME, image_file_name, manifest_paths, read_manifest, slugify
 from ._options import BatchInput, BatchOptions, ProgressCallback, Shard
@@ -33,7 +32,6 @@ __all__ = [
     "ProgressCallback",
     "Sender",
     "Shard",
-    "SharedAttempts",
     "SkipReason",
     "image_file_name",
     "manifest_paths",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 
-from .._retry import AttemptHooks
+from .._retry import is_throttled
 from ._throttle import Throttle
 
-__all__ = ["ItemAttempts", "SharedAttempts"]
+__all__ = ["ItemAttempts"]
 
 
 class ItemAttempts:
@@ -20,12 +20,14 @@ class ItemAttempts:
 
     Attributes:
         count: Attempts sent so far.
+        throttled: Attempts answered with a rate limit so far.
         first_sent: When the first attempt was sent (``time.monotonic()``), if any.
     """
 
     def __init__(self, throttle: Throttle) -> None:
         self._throttle = throttle
         self.count = 0
+        self.throttled = 0
         self.first_sent: float | None = None
         self._sent_at = 0.0
         self._retry_cost = 0
@@ -42,6 +44,8 @@ class ItemAttempts:
 
     def after_attempt(self, error: BaseException | None) -> None:
         self._throttle.release(self._sent_at, error)
+        if error is not None and is_throttled(error):
+            self.throttled += 1
         if error is None:
             self._throttle.budget.on_success(self._retry_cost)
 
@@ -51,23 +55,5 @@ class ItemAttempts:
         self._retry_cost += self._throttle.budget.retry_cost
         return None
 
-
-class SharedAttempts:
-    """The hooks of one batch item, shared by the requests it fans out into.
-
-    Attempts are numbered across those requests, so the item counts every one sent.
-    """
-
-    def __init__(self, hooks: AttemptHooks) -> None:
-        self._hooks = hooks
-        self._sent = 0
-
-    async def before_attempt(self, attempt: int) -> None:
-        self._sent += 1
-        await self._hooks.before_attempt(self._sent)
-
-    def after_attempt(self, error: BaseException | None) -> None:
-        self._hooks.after_attempt(error)
-
-    def refuse_retry(self, error: Exception) -> str | None:
-        return self._hooks.refuse_retry(error)
+    def excuse(self, error: Exception) -> bool:
+        return self._throttle.excuse(error)

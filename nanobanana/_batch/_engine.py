@@ -8,7 +8,8 @@ item in the ledger, and hands it out through :mod:`._delivery`.
 
 Two ways to end early:
 
-* **stop** (a 401/403, out of credits, ``fail_fast``; or, as a *crash*, a failing
+* **stop** (a 401/403, out of credits, ``fail_fast``, an outage longer than
+  ``max_outage`` (see :mod:`._outage`); or, as a *crash*, a failing
   progress callback or disk): no more inputs are read, the requests in flight are
   cancelled and reported as skipped ``"stopped"``, and every item read is still
   handed out; then the error is raised from the iteration.
@@ -75,6 +76,7 @@ class _Work:
             model=self.model,
             status=status,
             attempts=sent.count if sent is not None else 0,
+            throttled=sent.throttled if sent is not None else 0,
             elapsed=sent.elapsed() if sent is not None else 0.0,
             **outcome,
         )
@@ -103,6 +105,7 @@ class Engine:
             options.concurrency,
             requests_per_minute=options.requests_per_minute,
             adaptive=options.adaptive,
+            max_outage=sender.policy.max_outage,
         )
         self._delivery: Delivery | None = None
         self._admission = Admission(options, self.ledger)
@@ -257,6 +260,11 @@ class Engine:
             try:
                 return await self._sender.send(request, model, attempts)
             except NanoBananaError as exc:
+                if self.throttle.outage.expired:
+                    # The API has been down past max_outage: stop, and leave this item
+                    # (like those in flight) to a resume rather than fail it.
+                    self._stop(exc)
+                    return work.skipped("stopped")
                 if isinstance(exc, _FATAL) or self._options.fail_fast:
                     # Stop the others: every request still going out would fail the
                     # same way. This item is handed out all the same.

@@ -37,6 +37,8 @@ class BatchItem:
             were written to :attr:`paths` and their bytes released) or on failure.
         error: The typed error of a failed item.
         attempts: Requests sent for this item (0: never sent).
+        throttled: Of those, the ones answered with a rate limit (429, or 503 with
+            ``Retry-After``); they do not count against ``max_retries``.
         elapsed: Seconds from the first attempt to the outcome.
         paths: Where the images were written, when ``out_dir`` is set.
         usage: Credits and USD the API reported for this item.
@@ -61,6 +63,7 @@ class BatchItem:
     result: ImageResult | None = None
     error: NanoBananaError | None = None
     attempts: int = 0
+    throttled: int = 0
     elapsed: float = 0.0
     paths: tuple[Path, ...] = ()
     usage: Usage | None = None
@@ -98,6 +101,12 @@ class BatchSummary:
         requests_sent: HTTP requests sent, retries included.
         throttled: 429 answers received.
         concurrency: Requests currently allowed in flight (lowered after 429s).
+        send_rate: The send rate (requests a second) the batch has learned from 429s
+            and keeps to; ``None`` before any 429 slowed it down.
+        paused: Whether the batch is paused because the API is unavailable (it sends
+            only a probe now and then until an answer shows the API is back).
+        time_paused: Seconds the batch has spent paused so far.
+        next_probe: While paused, seconds until the next probe (``None`` otherwise).
         elapsed: Wall seconds since the batch started.
         rate: Finished items per second so far.
         eta: Seconds left at the current rate, when ``total`` is known.
@@ -135,6 +144,10 @@ class BatchSummary:
     requests_sent: int = 0
     throttled: int = 0
     concurrency: int = 0
+    send_rate: float | None = None
+    paused: bool = False
+    time_paused: float = 0.0
+    next_probe: float | None = None
     elapsed: float = 0.0
     rate: float = 0.0
     eta: float | None = None

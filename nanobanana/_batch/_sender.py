@@ -9,13 +9,17 @@ from __future__ import annotations
 from typing import Protocol
 
 from .._models import ImageRequest, ImageResult
-from .._retry import AttemptHooks
+from .._retry import AttemptHooks, RetryPolicy
 
 __all__ = ["Sender"]
 
 
 class Sender(Protocol):
     """Sends the requests of one batch."""
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy the requests are sent with (a batch's defaults applied)."""
 
     def resolve_model(self, request: ImageRequest) -> str:
         """The model ``request`` goes to; raises ValidationError when it cannot go."""

@@ -1,8 +1,19 @@
-"""Batch-wide flow control: an AIMD concurrency limit, a rate limit, a retry budget.
+"""Batch-wide flow control: AIMD limits on concurrency and rate, pauses, a retry budget.
 
-Every worker of a batch shares one :class:`Throttle`. When the API answers 429 the
-whole batch slows down, not just the request that got it:
+Every worker of a batch shares one :class:`Throttle`, and a request goes out only
+when every limit below lets it: whichever binds decides. When the API answers 429
+the whole batch slows down, not just the request that got it:
 
+* **AIMD on the send rate** (:mod:`._adapt`). When answers come fast, fewer requests
+  in flight do not mean fewer a second, so the throttle also learns a sustainable
+  rate: a 429 sets it to 95 % of the recent goodput (or cuts it by 30 %), each
+  success raises it by 0.04 a second. A 429 halves the concurrency only when the
+  learned rate was not already binding.
+* **Not about us.** If slowing down did not lower the share of 429s (a share of
+  5 % or more) the way a rate limit would, they are load-independent: the limits go
+  back to where they were, stop being lowered, ``Retry-After`` stops pausing
+  everyone, and retries (which 429s do not spend) absorb the 429s. See
+  :class:`._adapt.LoadJudge`.
 * **AIMD on concurrency.** A 429 halves the number of requests allowed in flight
   (multiplicative decrease, at most once per round trip, so a burst of 429s from
   one cohort counts once); each success adds ``1 / limit`` (about one more slot per
@@ -12,7 +23,9 @@ whole batch slows down, not just the request that got it:
   while AIMD's behaviour is easy to predict and to test.
 * **Retry-After pauses everyone.** A server-requested wait from any response stops
   *new* sends from every worker until it has passed.
-* **Requests per minute.** An optional token bucket, refilled continuously.
+* **Requests per minute.** An optional token bucket, refilled continuously: a hard
+  ceiling, whatever is learned.
+* **Outages** (:mod:`._outage`). When the API is down the batch pauses and probes.
 * **Retry budget** (botocore's retry quota). Retries spend tokens (5, or 10 after a
   timeout) and successes earn one back; when most recent requests fail the budget
   runs dry and items fail fast instead of hammering the API.
@@ -28,7 +41,11 @@ from collections.abc import Callable
 
 import anyio
 
-from .._errors import APIStatusError, APITimeoutError
+from .._amend import amended
+from .._errors import APIConnectionError, APIStatusError, APITimeoutError, NanoBananaError
+from .._retry import is_throttled
+from ._adapt import LoadJudge, SendRate
+from ._outage import Outage, is_outage, outage_threshold
 
 __all__ = ["AIMDLimit", "Broadcast", "RetryBudget", "Throttle", "TokenBucket"]
 
@@ -202,7 +219,7 @@ class Throttle:
     Attributes:
         in_flight: Attempts sent and not answered yet.
         sent: Attempts sent so far.
-        throttled: 429 responses so far.
+        throttled: Rate-limit answers so far (429, or 503 with ``Retry-After``).
         paused_until: The clock time before which nothing is sent (``Retry-After``).
     """
 
@@ -213,14 +230,22 @@ class Throttle:
         requests_per_minute: float | None = None,
         adaptive: bool = True,
         retry_budget: RetryBudget | None = None,
+        max_outage: float = 600.0,
         clock: Clock = time.monotonic,
     ) -> None:
         self._clock = clock
+        self.outage = Outage(
+            max_outage=max_outage, threshold=outage_threshold(concurrency), clock=clock
+        )
         self.in_flight = 0
         self.sent = 0
         self.throttled = 0
         self.paused_until = -math.inf
         self.limit = AIMDLimit(concurrency, clock=clock)
+        self.send_rate = SendRate(clock=clock)
+        self.judge = LoadJudge(clock=clock)
+        self._saved: tuple[float, float | None] = (self.limit.limit, None)
+        self._saved_at = -math.inf
         self.adaptive = adaptive
         self.bucket = TokenBucket(requests_per_minute, clock=clock) if requests_per_minute else None
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
@@ -234,49 +259,104 @@ class Throttle:
         )
 
     def _try_acquire(self) -> float | None:
-        """Take a slot if one is free now (no pause, a rate token): the send time, or
-        ``None`` when one has to wait."""
+        """Take a slot if one is free now (no pause, a rate token; while the API is
+        down, the probe): the send time, or ``None`` when one has to wait."""
         now = self._clock()
         if (
-            self.in_flight >= self.limit.allowed
-            or self.paused_until > now
+            self.paused_until > now
             or (self.bucket is not None and self.bucket.delay() > 0)
+            or self.send_rate.delay() > 0
         ):
+            return None
+        if self.outage.paused:
+            if not self.outage.claim_probe():  # a probe goes whatever is in flight
+                return None
+        elif self.in_flight >= self.limit.allowed:
             return None
         if self.bucket is not None:
             self.bucket.take()
+        self.send_rate.take()
+        self.judge.on_send()
         self.in_flight += 1
         self.sent += 1
         return now
 
+    def _wait_time(self) -> float | None:
+        """Seconds until a blocked :meth:`acquire` should look again (``None``: at the
+        next release)."""
+        now = self._clock()
+        waits = [self.paused_until - now, self.outage.delay() or 0.0, self.send_rate.delay()]
+        if self.bucket is not None:
+            waits.append(self.bucket.delay())
+        waits = [wait for wait in waits if wait > 0]
+        return min(waits) if waits else None
+
     async def acquire(self) -> float:
-        """Wait for a slot, for any pause to end and for a rate token; return the send time."""
+        """Wait for a slot, for any pause to end and for a rate token; return the send time.
+
+        Raises the last outage failure, saying so, once the API has been unavailable
+        for longer than ``max_outage``.
+        """
         while True:
+            if self.outage.expired:
+                raise self._outage_error()
             started = self._try_acquire()
             if started is not None:
                 return started
-            wait = self.paused_until - self._clock()
-            if wait <= 0 and self.bucket is not None:
-                wait = self.bucket.delay()
-            if wait > 0:
-                await self._changed.wait(wait)
-            else:  # no slot free: wait for a release
-                await self._changed.wait()
+            await self._changed.wait(self._wait_time())
+
+    def _outage_error(self) -> Exception:
+        error = self.outage.last_error
+        message = (
+            f"the API has been unavailable for {self.outage.max_outage:g} s "
+            f"(max_outage={self.outage.max_outage:g} s): the batch stopped; resume it later"
+        )
+        if isinstance(error, NanoBananaError):
+            return amended(error, message=f"{error.message} ({message})")
+        return APIConnectionError(message)  # pragma: no cover - outages come from the API
 
     def release(self, started: float, error: BaseException | None) -> None:
         """Report the end of an attempt sent at ``started``; ``None`` means success."""
         self.in_flight -= 1
+        self.outage.on_outcome(started, error)
         if error is None:
+            self.judge.on_answer(started=started, throttled=False)
             if self.adaptive:
                 self.limit.on_success()
+                self.send_rate.on_answer(ok=True)
         elif isinstance(error, APIStatusError):
-            if error.retry_after is not None and error.retry_after > 0:
-                self.paused_until = max(self.paused_until, self._clock() + error.retry_after)
-            if error.status == 429:
+            self.judge.on_answer(started=started, throttled=error.status == 429)
+            asked = error.retry_after
+            # A Retry-After pauses everyone, unless the 429s are not about our load.
+            if asked is not None and asked > 0 and not self.judge.independent:
+                self.paused_until = max(self.paused_until, self._clock() + asked)
+            if is_throttled(error):
                 self.throttled += 1
-                if self.adaptive:
-                    self.limit.on_throttled(started)
+            if error.status == 429 and self.adaptive:
+                self._on_429(started)
         self._changed.notify()
+
+    def _on_429(self, started: float) -> None:
+        """Slow down, or put the limits back, as the judge of the 429s says."""
+        verdict = self.judge.verdict(started=started, evidence=20)
+        now = self._clock()
+        if verdict == "decrease":
+            if now - self._saved_at > 10.0:  # the levels before this run of decreases
+                self._saved = (self.limit.limit, self.send_rate.rate)
+            self._saved_at = now
+            if not self.send_rate.binding():  # the concurrency was too high, not the rate
+                self.limit.on_throttled(started)
+            self.send_rate.decrease()
+        elif verdict == "restore":
+            limit, rate = self._saved
+            self.limit.limit = max(self.limit.limit, limit)
+            current = self.send_rate.rate
+            self.send_rate.set_rate(None if rate is None or current is None else max(rate, current))
+
+    def excuse(self, error: Exception) -> bool:
+        """Whether ``error`` is excused from ``max_retries``: an outage failure while
+        the batch is paused, waiting for the API to come back."""
+        return self.outage.paused and is_outage(error)
 
     def allow_retry(self, error: Exception) -> bool:
         """Spend from the retry budget; ``False`` when the budget is exhausted."""

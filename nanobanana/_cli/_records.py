@@ -64,7 +64,8 @@ def summary_record(s: BatchSummary, **extra: Any) -> dict[str, Any]:
     for field in attrs.fields(BatchSummary):
         value = getattr(s, field.name)
         record[field.name] = str(value) if field.name == "manifest" and value else value
-    for name, digits in (("elapsed", 3), ("rate", 3), ("eta", 3), ("usd_spent", 6)):
+    rounded = ("elapsed", "rate", "eta", "send_rate", "time_paused", "next_probe")
+    for name, digits in (*((name, 3) for name in rounded), ("usd_spent", 6)):
         if record[name] is not None:
             record[name] = round(record[name], digits)
     record.update(extra)

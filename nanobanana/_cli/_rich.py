@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from nanobanana._batch import BatchSummary
 
 from ._reporter import Reporter
-from ._text import format_duration
+from ._text import format_duration, held_back
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -32,6 +32,9 @@ def _stats(s: BatchSummary) -> str:
     parts.append(f"{s.rate:.1f}/s")
     if s.total is not None:
         parts.append(f"ETA {format_duration(s.eta)}")
+    held = held_back(s)
+    if held is not None:
+        parts.append(f"[yellow]{held}[/]")
     return " · ".join(parts)
 
 

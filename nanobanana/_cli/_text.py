@@ -9,7 +9,14 @@ import re
 from nanobanana._batch import BatchSummary
 from nanobanana._errors import NanoBananaError
 
-__all__ = ["count", "describe_error", "format_duration", "progress_text", "summary_rows"]
+__all__ = [
+    "count",
+    "describe_error",
+    "format_duration",
+    "held_back",
+    "progress_text",
+    "summary_rows",
+]
 
 #: The batch's reason for stopping at a spend cap: the cap's name and value come first.
 _CAP_REACHED = re.compile(r"(?P<cap>(?:max_spend_usd|max_credits)=\S+) reached\b")
@@ -47,7 +54,15 @@ def format_duration(seconds: float | None) -> str:
 
 
 def progress_text(s: BatchSummary) -> str:
-    """The counts of a running batch in one line."""
+    """The counts of a running batch in one line, and what holds it back.
+
+    Example:
+        >>> from nanobanana import BatchSummary
+        >>> progress_text(BatchSummary(total=9, ok=3, rate=1.5, send_rate=2.04, eta=4))
+        '3/9 done: 3 ok, 0 failed, 0 in flight, 1.5/s, ETA 4.0 s; rate limited: 2.0/s'
+        >>> progress_text(BatchSummary(ok=3, paused=True, next_probe=7.6))
+        '3/? done: 3 ok, 0 failed, 0 in flight, 0.0/s; paused: API unavailable, next probe in 8 s'
+    """
     total = "?" if s.total is None else str(s.total)
     text = f"{s.done}/{total} done: {s.ok} ok, {s.failed} failed"
     if s.skipped:
@@ -55,7 +70,25 @@ def progress_text(s: BatchSummary) -> str:
     text += f", {s.in_flight} in flight, {s.rate:.1f}/s"
     if s.total is not None:
         text += f", ETA {format_duration(s.eta)}"
-    return text
+    held = held_back(s)
+    return text if held is None else f"{text}; {held}"
+
+
+def held_back(s: BatchSummary) -> str | None:
+    """What holds a running batch back, if anything: an outage, or a learned rate.
+
+    Example:
+        >>> from nanobanana import BatchSummary
+        >>> held_back(BatchSummary(paused=True)), held_back(BatchSummary())
+        ('paused: API unavailable, probing', None)
+    """
+    if s.paused:
+        if s.next_probe is None:
+            return "paused: API unavailable, probing"
+        return f"paused: API unavailable, next probe in {s.next_probe:.0f} s"
+    if s.send_rate is not None:
+        return f"rate limited: {s.send_rate:.1f}/s"
+    return None
 
 
 def _spent(s: BatchSummary) -> str | None:
@@ -103,6 +136,8 @@ def summary_rows(
     if s.throttled:
         requests += f" ({s.throttled} rate-limited, retried)"
     rows.append(("Requests sent", requests))
+    if s.time_paused > 0:
+        rows.append(("Paused", f"{format_duration(s.time_paused)} (API unavailable)"))
     rows.append(("Wall time", format_duration(s.elapsed)))
     if s.manifest is not None:
         rows.append(("Manifest", str(s.manifest)))

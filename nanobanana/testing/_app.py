@@ -33,6 +33,7 @@ from ._faults import (
     fail_payload,
     format_number,
 )
+from ._load import LoadRules
 from ._records import GENERATIONS_PATH, RecordedRequest, Recorder
 from ._responses import (
     FileStore,
@@ -91,12 +92,14 @@ class FakeApi:
         faults: Faults for the next generation requests, one taken per request.
         download_faults: Faults for the next ``/files/`` downloads.
         recorder: Every request received, and what was done with it.
+        load: The standing rules (rate limit, 429 share, outage), judged first.
     """
 
     def __init__(self, settings: ServerSettings, *, max_files: int) -> None:
         self.faults = FaultQueue()
         self.download_faults = FaultQueue()
         self.recorder = Recorder()
+        self.load = LoadRules()
         self._settings = settings
         self._images = ImageCache()
         self._files = FileStore(max_files)
@@ -185,6 +188,12 @@ class FakeApi:
             return self._too_large(request)
         body = _decode(raw)
         token = self._record(request, body, len(raw))
+        verdict = self.load.verdict()
+        if verdict is not None:  # a limiter answers at once, before any work
+            response, _ = self._respond(request, body, verdict[0])
+            sent = None if isinstance(verdict[0], Drop) else response.status
+            self.recorder.settle(token, verdict[1], sent)
+            return response
         fault = self.faults.pop()
         hung = False
         try:

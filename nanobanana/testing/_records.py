@@ -33,7 +33,9 @@ class RecordedRequest:
             ``"ok"``, ``"fault:<status>"`` (a queued :meth:`FakeServer.fail_next`),
             ``"dropped"``, ``"hung"``, ``"malformed:<kind>"``, the status as a string
             for an error the API itself would give (``"400"``, ``"401"``, ``"404"``),
-            or ``"cancelled"`` when the client went away before a response was decided.
+            ``"rate_limit:429"``, ``"throttle_share:429"``, ``"outage:<status>"`` or
+            ``"outage:refused"`` (the load switches), or ``"cancelled"`` when the
+            client went away before a response was decided.
         status: The HTTP status sent, or ``None`` when no response was sent.
 
     Example:

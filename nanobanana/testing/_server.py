@@ -13,6 +13,7 @@ from typing import Self
 
 from ._app import FakeApi
 from ._listener import Listener
+from ._load import LoadSwitches
 from ._records import RecordedRequest
 from ._settings import ServerSettings
 from ._switches import FaultSwitches
@@ -20,14 +21,15 @@ from ._switches import FaultSwitches
 __all__ = ["FakeServer"]
 
 
-class FakeServer(ServerSettings, FaultSwitches):
+class FakeServer(ServerSettings, FaultSwitches, LoadSwitches):
     """A local, offline imitation of the AI/ML API's image endpoint.
 
     It responds to ``POST /v1/images/generations`` on ``127.0.0.1`` (a free port) like the
     real API: bearer-key auth, the vendor's validation errors and error bodies, real
     PNG images (tiny, different for every prompt) in any of the documented response
     shapes, and the usage headers. Fault switches make the next requests fail, drop,
-    hang, stall or come back malformed, and every request is recorded.
+    hang, stall or come back malformed; load switches set a standing rate limit, a
+    share of 429s or an outage; and every request is recorded.
 
     It runs on the current event loop (``async with``) or on its own loop in a
     background thread (``with``), so blocking code can use it too.
@@ -102,6 +104,7 @@ class FakeServer(ServerSettings, FaultSwitches):
         )
         self._api = FakeApi(self, max_files=max_files)
         FaultSwitches.__init__(self, self._api.faults, self._api.download_faults)
+        LoadSwitches.__init__(self, self._api.load)
         self._listener = Listener(
             self._api.build_app, host=host, port=port, on_listening=self._api.serve_at
         )

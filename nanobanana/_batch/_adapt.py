@@ -1,0 +1,280 @@
+"""Learning a sustainable send rate from 429s, and telling which 429s are about us.
+
+Concurrency alone does not bound the rate: when answers come fast, a few requests in
+flight still make many requests a second. So besides its AIMD concurrency limit the
+throttle keeps a **learned send rate** (a token bucket whose rate adapts, like
+botocore's adaptive retry mode), and a request waits for whichever binds:
+
+* Until the first 429 there is no learned rate.
+* A 429 that slows the batch down (see below) sets the rate to 95 % of the
+  *goodput* (successes a second over the last 2 s), which is what the API's limit
+  let through, or, when that is no lower than the current rate, cuts the rate by
+  30 %. Until 10 successes over half a second tell the goodput, no rate is set. A
+  429 halves the concurrency too, unless the rate already binds (requests go out at
+  80 % of it or more): then the rate is what was too high.
+* Each success adds 0.04 to the rate: about 4 % a second (additive increase), so the
+  batch keeps probing for more.
+
+**Not every 429 is about the batch's load.** A share of 429s that stays the same
+whatever the batch sends (another tenant, a busy region) would drive AIMD all the way
+down. So a :class:`LoadJudge` compares the share of 429s among the requests sent after
+each decrease with the share ``p`` that caused it (when ``p`` is 5 % or more, was not
+measured from the start, when a limit's burst lets more through than it will again,
+and the batch did slow down, from ``S`` to ``S'`` requests a second). A rate limit lets
+through what it let through before, ``(1 - p) * S``, so at ``S'`` it would refuse a
+share of ``1 - (1 - p) * S / S'`` (or none); a load-independent share stays ``p``.
+If the new share is nearer ``p``, the 429s are not about the batch: the limits go
+back to where they were before the run of decreases, the batch stops lowering them,
+and retries absorb the 429s (which cost no retries: see :mod:`nanobanana._retry`).
+It lowers them again only if the share climbs well above that baseline (1.5 times
+it, plus 5 points). Every judgement needs evidence: 20 answers to requests sent
+since the last decrease, and half a second since it.
+
+The clock is injectable, so all of this is tested on a simulated clock.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Literal
+
+__all__ = ["LoadJudge", "SendRate", "Verdict"]
+
+Clock = Callable[[], float]
+#: What a 429 calls for: slow down, put the limits back, or nothing.
+Verdict = Literal["decrease", "restore", "ignore"]
+
+
+class SendRate:
+    """A token bucket whose rate (requests a second) is learned from 429s.
+
+    Example:
+        >>> now = [0.0]
+        >>> rate = SendRate(clock=lambda: now[0])
+        >>> rate.delay(), rate.rate  # nothing learned yet: no limit
+        (0.0, None)
+        >>> for second in range(20):
+        ...     now[0] = second / 10
+        ...     rate.on_answer(ok=True)
+        >>> now[0] = 2.0
+        >>> rate.decrease()  # 20 successes in 2 s: 95 % of 10 a second
+        >>> round(rate.rate, 2)
+        9.5
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.monotonic,
+        window: float = 2.0,
+        growth: float = 0.04,
+        min_rate: float = 0.05,
+    ) -> None:
+        self._clock = clock
+        self.window = window
+        self.growth = growth
+        self.min_rate = min_rate
+        self.rate: float | None = None
+        self.decreases = 0
+        self._successes: deque[float] = deque()
+        self._sends: deque[float] = deque()
+        self._tokens = 1.0
+        self._stamp = clock()
+
+    def _trim(self, times: deque[float], now: float) -> None:
+        while times and times[0] < now - self.window:
+            times.popleft()
+
+    def per_second(self, times: deque[float]) -> float:
+        """Events a second in ``times`` over the window (at least 1 s of it)."""
+        now = self._clock()
+        self._trim(times, now)
+        if not times:
+            return 0.0
+        return len(times) / min(self.window, max(1.0, now - times[0]))
+
+    def goodput(self) -> float | None:
+        """Successes a second over the window; ``None`` until there are 10 successes
+        over half a second or more (too few to tell a rate from a burst)."""
+        now = self._clock()
+        times = self._successes
+        self._trim(times, now)
+        if len(times) < 10 or now - times[0] < 0.5:
+            return None
+        return len(times) / min(self.window, now - times[0])
+
+    def sending(self) -> float:
+        """Requests sent a second lately."""
+        return self.per_second(self._sends)
+
+    def binding(self) -> bool:
+        """Whether requests go out at 80 % of the learned rate or more."""
+        return self.rate is not None and self.sending() >= 0.8 * self.rate
+
+    def on_answer(self, *, ok: bool) -> None:
+        """Learn one answer; a success raises the rate by ``growth``."""
+        if not ok:
+            return
+        self._successes.append(self._clock())
+        if self.rate is not None:
+            self.rate += self.growth
+
+    def decrease(self) -> None:
+        """Slow down to 95 % of the goodput, or by 30 % when that is no slower (or the
+        goodput is not known yet; then, with no rate learned, nothing changes)."""
+        goodput = self.goodput()
+        target = None if goodput is None else 0.95 * goodput
+        if target is not None and (self.rate is None or target < self.rate):
+            new: float | None = target
+        else:
+            new = None if self.rate is None else self.rate * 0.7
+        if new is not None:
+            self.set_rate(max(self.min_rate, new))
+            self.decreases += 1
+
+    def set_rate(self, rate: float | None) -> None:
+        """Change the rate, keeping the tokens earned at the old one."""
+        self._refill()
+        self.rate = rate
+        if rate is not None:
+            self._tokens = min(self._tokens, self._capacity())
+
+    def _capacity(self) -> float:
+        return max(1.0, (self.rate or 0.0) * 0.1)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        if self.rate is not None:
+            gained = (now - self._stamp) * self.rate
+            self._tokens = min(self._capacity(), self._tokens + gained)
+        self._stamp = now
+
+    def delay(self) -> float:
+        """Seconds until a request may go at the learned rate (0: now)."""
+        if self.rate is None:
+            return 0.0
+        self._refill()
+        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+
+    def take(self) -> None:
+        """A request goes out now."""
+        now = self._clock()
+        self._sends.append(now)
+        self._trim(self._sends, now)
+        if self.rate is not None:
+            self._refill()
+            self._tokens -= 1.0
+
+
+class LoadJudge:
+    """Tells whether a 429 is about the batch's load (see the module's docstring).
+
+    Example:
+        >>> now = [0.0]
+        >>> judge = LoadJudge(clock=lambda: now[0])
+        >>> for _ in range(10):
+        ...     judge.on_send()
+        ...     judge.on_answer(started=0.0, throttled=True)
+        >>> judge.verdict(started=0.0, evidence=4)  # too soon to tell
+        'ignore'
+        >>> now[0] = 1.0
+        >>> judge.verdict(started=0.0, evidence=4)
+        'decrease'
+    """
+
+    SHARE_FLOOR = 0.05  # shares below this are a limit being probed, not judged
+    MIN_EPOCH = 0.5  # seconds between decisions, at the least
+
+    def __init__(self, *, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self.epoch_start = -math.inf
+        self.answers = 0
+        self.throttled = 0
+        self.previous_share: float | None = None
+        self.sending_before = 0.0
+        self.sends = 0
+        self.decreases = 0
+        self._began: float | None = None
+        self.independent = False
+        self.baseline = 0.0
+
+    @property
+    def share(self) -> float:
+        """The share of 429s among answers to requests sent since the last decrease."""
+        return self.throttled / self.answers if self.answers else 0.0
+
+    def on_answer(self, *, started: float, throttled: bool) -> None:
+        """Count the answer to a request sent at ``started``."""
+        if started > self.epoch_start:
+            self.answers += 1
+            self.throttled += throttled
+
+    def on_send(self) -> None:
+        """Count a request going out now."""
+        now = self._clock()
+        if self._began is None:
+            self._began = now
+        self.sends += 1
+
+    def sending(self) -> float:
+        """Requests a second sent since the last decrease."""
+        if self._began is None:
+            return 0.0
+        return self.sends / max(self._clock() - self._began, 1e-3)
+
+    def verdict(self, *, started: float, evidence: int) -> Verdict:
+        """What a 429 to a request sent at ``started`` calls for."""
+        began = self._began if self._began is not None else self._clock()
+        if (
+            started <= self.epoch_start
+            or self.answers < evidence
+            or self._clock() - began < self.MIN_EPOCH
+        ):
+            return "ignore"  # an earlier cohort's, or too little evidence yet
+        share = self.share
+        sending = self.sending()
+        if self.independent:
+            if share > 1.5 * self.baseline + 0.05:  # more 429s than the background
+                self.independent = False
+                return self._decrease(share, sending)
+            if self.answers >= 400:  # follow the background share as it drifts
+                self.baseline = share
+                self._new_epoch()
+            return "ignore"
+        if self._not_about_us(share, sending):
+            self.independent = True
+            self.baseline = share
+            self.previous_share = None
+            self._new_epoch()
+            return "restore"
+        return self._decrease(share, sending)
+
+    def _not_about_us(self, share: float, sending: float) -> bool:
+        """Whether the share of 429s since the last decrease is nearer the share before
+        it (load-independent) than what a rate limit would give at the lower rate."""
+        previous = self.previous_share
+        if previous is None or previous < self.SHARE_FLOOR or self.decreases < 2:
+            # Nothing to compare, a limit being probed, or a share measured from the
+            # start, when a rate limit's burst let more through than it will again.
+            return False
+        if sending > 0.95 * self.sending_before:
+            return False  # the batch did not slow down: no telling
+        # A rate limit lets through what it let through before: (1 - p) * S of S.
+        if_limited = max(0.0, 1.0 - (1.0 - previous) * self.sending_before / max(sending, 1e-9))
+        return abs(share - previous) < abs(share - if_limited)
+
+    def _decrease(self, share: float, sending: float) -> Verdict:
+        self.decreases += 1
+        self.previous_share = share
+        self.sending_before = sending
+        self._new_epoch()
+        return "decrease"
+
+    def _new_epoch(self) -> None:
+        self.epoch_start = self._began = self._clock()
+        self.answers = 0
+        self.throttled = 0
+        self.sends = 0

@@ -1,0 +1,104 @@
+"""The throttle learns a send rate from 429s, and does not collapse on 429s that are
+not about it: properties on a simulated clock (hypothesis)."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings, strategies as st
+
+import nanobanana as nb
+from nanobanana._batch._throttle import Throttle
+
+untimed = settings(deadline=None, max_examples=25)
+TICK = 0.01
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Api:
+    """A simulated API: a token bucket of ``limit`` a second, or a share ``p`` of 429s
+    whatever the load; every answer takes ``latency``."""
+
+    def __init__(self, clock: Clock, rng: random.Random, *, limit: float = 0, p: float = 0):
+        self.clock, self.rng, self.limit, self.p = clock, rng, limit, p
+        self.tokens, self.stamp = max(1.0, limit), 0.0
+
+    def refuses(self) -> bool:
+        if self.p:
+            return self.rng.random() < self.p
+        now = self.clock.now
+        self.tokens = min(max(1.0, self.limit), self.tokens + (now - self.stamp) * self.limit)
+        self.stamp = now
+        if self.tokens < 1:
+            return True
+        self.tokens -= 1
+        return False
+
+
+def run(throttle: Throttle, api: Api, clock: Clock, seconds: float, latency: float) -> dict:
+    """Send as much as the throttle allows for ``seconds``; count the last half."""
+    pending: list[tuple[float, float, bool]] = []  # (answer at, sent at, refused)
+    late = {"sent": 0, "refused": 0, "in_flight": 0.0, "ticks": 0}
+    while clock.now < seconds:
+        for due, started, refused in [p for p in pending if p[0] <= clock.now]:
+            pending.remove((due, started, refused))
+            error = nb.RateLimitError("slow down", status=429) if refused else None
+            throttle.release(started, error)
+        while (started := throttle._try_acquire()) is not None:
+            refused = api.refuses()
+            pending.append((clock.now + latency, started, refused))
+            if clock.now >= seconds / 2:
+                late["sent"] += 1
+                late["refused"] += refused
+        if clock.now >= seconds / 2:
+            late["in_flight"] += throttle.in_flight
+            late["ticks"] += 1
+        clock.now = round(clock.now + TICK, 6)
+    return late
+
+
+@untimed
+@given(
+    concurrency=st.integers(8, 64),
+    p=st.sampled_from([0.1, 0.3, 0.5]),
+    latency=st.sampled_from([0.05, 0.2, 0.5]),
+    seed=st.integers(0, 2**16),
+)
+def test_429s_that_are_not_about_the_load_do_not_collapse_the_concurrency(
+    concurrency: int, p: float, latency: float, seed: int
+) -> None:
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    late = run(throttle, Api(clock, random.Random(seed), p=p), clock, 40.0, latency)
+
+    assert throttle.limit.allowed >= concurrency // 2
+    assert late["in_flight"] / late["ticks"] >= 0.5 * concurrency
+
+
+@untimed
+@given(
+    limit=st.sampled_from([10.0, 40.0, 200.0]),
+    latency=st.sampled_from([0.02, 0.2]),
+    concurrency=st.integers(16, 64),
+)
+def test_a_rate_limit_is_learned_and_few_requests_are_refused(
+    limit: float, latency: float, concurrency: int
+) -> None:
+    if concurrency / latency < 1.5 * limit:
+        concurrency = int(1.5 * limit * latency) + 1  # the limit must bind
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    late = run(throttle, Api(clock, random.Random(0), limit=limit), clock, 40.0, latency)
+
+    assert throttle.send_rate.rate is not None
+    assert 0.5 * limit <= throttle.send_rate.rate <= 1.5 * limit
+    goodput = (late["sent"] - late["refused"]) / 20.0
+    assert goodput >= 0.8 * limit
+    assert late["refused"] <= 0.15 * late["sent"]
