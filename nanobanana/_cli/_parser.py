@@ -247,7 +247,9 @@ def _edit_arguments(edit: argparse.ArgumentParser) -> None:
 
 def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument("input", metavar="INPUT", help="a .txt, .jsonl or .csv file, or - for stdin")
-    batch.add_argument("-o", "--output", metavar="OUT", required=True, help="output folder")
+    batch.add_argument(
+        "-o", "--output", metavar="OUT", required=True, help="output folder, or s3://bucket/run/"
+    )
     batch.add_argument(
         "--format", choices=("txt", "jsonl", "csv"), help="the input format, if not by suffix"
     )
