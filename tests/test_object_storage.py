@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pytest
 
 import nanobanana as nb
@@ -22,6 +21,8 @@ from nanobanana._cli import main
 from nanobanana._cli._batch_run import _remote_segments, _remote_since
 from nanobanana.testing import FakeServer
 
+# The dev extra installs them (fsspec, s3fs, moto's server); the SDK does not need them.
+fsspec = pytest.importorskip("fsspec")
 moto_server = pytest.importorskip("moto.server")
 
 _AWS = {
