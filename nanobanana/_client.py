@@ -19,7 +19,6 @@ import os
 import random
 import time
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -453,7 +452,8 @@ class AsyncClient:
             requests_per_minute: Optional cap on the rate of requests sent.
             out_dir: Write each image there (atomically, named from the input index
                 and a slug of the prompt) and release its bytes; keep
-                ``manifest.jsonl`` there, one line per finished item.
+                ``manifest.jsonl`` there, one line per finished item. A URL
+                (``s3://bucket/run/``) writes to object storage (the ``s3`` extra).
             ordered: Hand items out in input order (a bounded reorder window).
             reorder_window: Most items a slow one may hold back when ``ordered``
                 (default ``4 * concurrency``).
@@ -494,7 +494,7 @@ class AsyncClient:
             concurrency=concurrency,
             requests_per_minute=requests_per_minute,
             adaptive=adaptive,
-            out_dir=Path(out_dir) if out_dir is not None else None,
+            out_dir=out_dir,
             ordered=ordered,
             reorder_window=reorder_window,
             resume=resume,

@@ -11,6 +11,7 @@ The parts, each readable alone:
 * :mod:`._throttle` and :mod:`._attempts`: the batch-wide flow control;
 * :mod:`._engine`: the workers, stopping and closing;
 * :mod:`._ledger` and :mod:`._manifest`: counts, summary, manifest and image files;
+* :mod:`._remote`: the same files in object storage (``out_dir="s3://..."``);
 * :mod:`._delivery`: handing items out, in order when asked;
 * :mod:`._async_batch`: the async iterator the caller holds.
 """
@@ -19,6 +20,14 @@ from ._async_batch import AsyncBatch
 from ._items import BatchItem, BatchStatus, BatchSummary, SkipReason
 from ._manifest import MANIFEST_NAME, image_file_name, manifest_paths, read_manifest, slugify
 from ._options import BatchInput, BatchOptions, ProgressCallback, Shard
+from ._remote import (
+    check_url,
+    is_url,
+    manifest_base,
+    manifest_segments,
+    open_url,
+    read_remote_manifests,
+)
 from ._sender import Sender
 
 __all__ = [
@@ -33,8 +42,14 @@ __all__ = [
     "Sender",
     "Shard",
     "SkipReason",
+    "check_url",
     "image_file_name",
+    "is_url",
+    "manifest_base",
     "manifest_paths",
+    "manifest_segments",
+    "open_url",
     "read_manifest",
+    "read_remote_manifests",
     "slugify",
 ]

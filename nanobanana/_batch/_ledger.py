@@ -22,6 +22,7 @@ from ._manifest import (
     read_earlier_runs,
 )
 from ._reader import InputReader
+from ._remote import RemoteFolder, SegmentWriter, open_url, read_remote_runs
 from ._throttle import Throttle
 
 __all__ = ["Ledger"]
@@ -57,11 +58,16 @@ class Ledger:
         self.stop_reason: str | None = None
         self.started = time.monotonic()
         self.ended: float | None = None
-        self._manifest: ManifestWriter | None = None
-        self.folder: ImageFolder | None = None
+        self._manifest: ManifestWriter | SegmentWriter | None = None
+        self.folder: ImageFolder | RemoteFolder | None = None
 
     def open(
-        self, out_dir: Path | None, *, resume: bool, dry_run: bool, shard: Shard | None = None
+        self,
+        out_dir: Path | str | None,
+        *,
+        resume: bool,
+        dry_run: bool,
+        shard: Shard | None = None,
     ) -> Counter[str]:
         """Prepare ``out_dir`` and open its manifest (the ``shard``'s own, if one is
         given); return the keys done before (with ``resume``: finished ok in any
@@ -69,6 +75,8 @@ class Ledger:
         the ``OSError`` when ``out_dir`` cannot be prepared."""
         if out_dir is None:
             return Counter()
+        if isinstance(out_dir, str):
+            return self._open_remote(out_dir, resume=resume, dry_run=dry_run, shard=shard)
         done, gone = read_earlier_runs(out_dir)
         if not resume:
             done = Counter()
@@ -83,6 +91,19 @@ class Ledger:
         self._manifest = ManifestWriter(out_dir / manifest_name(shard))
         self._manifest.open()
         self.folder = ImageFolder(out_dir, gone, shard.tag if shard is not None else "")
+        return done
+
+    def _open_remote(
+        self, url: str, *, resume: bool, dry_run: bool, shard: Shard | None
+    ) -> Counter[str]:
+        """:meth:`open` for object storage (see :mod:`._remote`)."""
+        fs, root = open_url(url)
+        done, gone = read_remote_runs(fs, root)
+        if not resume:
+            done = Counter()
+        if not dry_run:
+            self._manifest = SegmentWriter(fs, root, shard)
+            self.folder = RemoteFolder(fs, root, gone)
         return done
 
     def close(self) -> None:
@@ -152,5 +173,5 @@ class Ledger:
             planned_requests=self.planned_requests,
             planned_images=self.planned_images,
             stop_reason=self.stop_reason,
-            manifest=self._manifest.path if self._manifest is not None else None,
+            manifest=self._manifest.path if isinstance(self._manifest, ManifestWriter) else None,
         )

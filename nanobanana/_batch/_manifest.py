@@ -17,7 +17,7 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -34,8 +34,11 @@ __all__ = [
     "ImageFolder",
     "ManifestWriter",
     "clean_partial_files",
+    "earlier_runs",
     "image_file_name",
+    "item_line",
     "manifest_paths",
+    "parse_lines",
     "read_earlier_runs",
     "read_manifest",
     "slugify",
@@ -146,15 +149,20 @@ def read_manifest(path: Path, *, keyed: bool = True) -> Iterator[dict[str, Any]]
     if not path.exists():
         return
     with path.open("rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                continue  # the last line of a killed run
-            try:
-                doc = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(doc, dict) and (isinstance(doc.get("key"), str) or not keyed):
-                yield doc
+        yield from parse_lines(fh, keyed=keyed)
+
+
+def parse_lines(lines: Iterable[bytes], *, keyed: bool = True) -> Iterator[dict[str, Any]]:
+    """The manifest lines of ``lines`` (see :func:`read_manifest`)."""
+    for raw in lines:
+        if not raw.endswith(b"\n"):
+            continue  # the last line of a killed run
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and (isinstance(doc.get("key"), str) or not keyed):
+            yield doc
 
 
 def read_earlier_runs(out_dir: Path) -> tuple[collections.Counter[str], set[str]]:
@@ -165,14 +173,22 @@ def read_earlier_runs(out_dir: Path) -> tuple[collections.Counter[str], set[str]
     file names the manifest records that are missing (never to be given to another
     image, so that no two lines name one file).
     """
+    docs = (doc for path in manifest_paths(out_dir) for doc in read_manifest(path))
+    return earlier_runs(docs, lambda name: (out_dir / name).is_file())
+
+
+def earlier_runs(
+    docs: Iterable[dict[str, Any]], present: Callable[[str], bool]
+) -> tuple[collections.Counter[str], set[str]]:
+    """What the manifest lines ``docs`` tell, with ``present`` telling whether a file
+    is there (see :func:`read_earlier_runs`)."""
     done: collections.Counter[str] = collections.Counter()
     gone: set[str] = set()
-    docs = (doc for path in manifest_paths(out_dir) for doc in read_manifest(path))
     for doc in docs:
         names = doc.get("paths", [])
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             continue  # not a line this package wrote
-        missing = {name for name in names if not (out_dir / name).is_file()}
+        missing = {name for name in names if not present(name)}
         gone |= missing
         if doc.get("status") == "ok" and not missing:
             done[doc["key"]] += 1
@@ -214,12 +230,7 @@ class ManifestWriter:
             raise RuntimeError("the manifest is not open")
         if self._failed is not None:
             raise self._failed
-        record = manifest_line(_record(item))
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        try:
-            data = line.encode()
-        except UnicodeEncodeError:  # a lone surrogate in a prompt: JSON escapes it
-            data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        data = item_line(item)
         try:
             _write_all(self._fh, data)
         except OSError as exc:
@@ -231,6 +242,16 @@ class ManifestWriter:
         fh, self._fh = self._fh, None
         if fh is not None:
             fh.close()
+
+
+def item_line(item: BatchItem) -> bytes:
+    """The manifest line of ``item``: one line of JSON, ending with a newline."""
+    record = manifest_line(_record(item))
+    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        return line.encode()
+    except UnicodeEncodeError:  # a lone surrogate in a prompt: JSON escapes it
+        return (json.dumps(record, separators=(",", ":")) + "\n").encode()
 
 
 def _write_all(fh: IO[bytes], data: bytes) -> None:

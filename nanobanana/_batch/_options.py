@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -13,6 +14,7 @@ from .._errors import ConfigurationError, ValidationError
 from .._models import ImageRequest
 from .._shard import Shard
 from ._items import BatchSummary
+from ._remote import check_url, is_url
 
 __all__ = ["BatchInput", "BatchOptions", "ProgressCallback", "Shard"]
 
@@ -49,6 +51,18 @@ def _shard(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValidationError(attribute.name, f"must be a Shard or None, got {value!r}")
 
 
+def _folder(value: str | os.PathLike[str] | None) -> Path | str | None:
+    """``out_dir`` as given: a URL (object storage) stays a string, a path is a Path."""
+    if value is None or (isinstance(value, str) and is_url(value)):
+        return value
+    return Path(value)
+
+
+def _storage(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, str):
+        check_url(value)
+
+
 _count = _checked_with(check_int, minimum=1)
 _flag = _checked_with(check_bool)
 
@@ -72,7 +86,7 @@ class BatchOptions:
         default=None, validator=_checked_with(check_number, positive=True)
     )
     adaptive: bool = attrs.field(default=True, validator=_flag)
-    out_dir: Path | None = None
+    out_dir: Path | str | None = attrs.field(default=None, converter=_folder, validator=_storage)
     ordered: bool = attrs.field(default=False, validator=_flag)
     reorder_window: int | None = attrs.field(default=None, validator=_count)
     resume: bool = attrs.field(default=False, validator=_flag)

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from nanobanana._batch import check_url, is_url
 from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
 from nanobanana._shard import Shard
@@ -37,8 +38,7 @@ def cmd_batch(args: Any) -> int:
     check_variation_args(args)
     defaults = template_defaults(args, _defaults(args))
     shard = _shard(args.shard)
-    out = Path(args.output).expanduser()
-    check_folder(out, f"-o {args.output}")  # before anything is read or sent
+    out = _output(args.output)
     if args.fake or args.dry_run:
         warn_unknown_model(args.model, reporter)
     fmt = detect_format(args.input, args.format) if args.input is not None else "none"
@@ -69,7 +69,21 @@ def cmd_batch(args: Any) -> int:
     return code
 
 
-def _batch_options(args: Any, out: Path) -> dict[str, Any]:
+def _output(output: str) -> Path | str:
+    """``-o``: a folder that can take files, or an object storage URL whose package is
+    installed; checked before anything is read or sent."""
+    if is_url(output):
+        try:
+            check_url(output)
+        except ValidationError as exc:
+            raise UsageError(f"-o {str(exc).removeprefix('out_dir: ')}") from None
+        return output
+    out = Path(output).expanduser()
+    check_folder(out, f"-o {output}")
+    return out
+
+
+def _batch_options(args: Any, out: Path | str) -> dict[str, Any]:
     """The options of ``client.batch()`` the command line sets."""
     return {
         "concurrency": args.concurrency,

@@ -24,7 +24,10 @@ from nanobanana._batch import (
     BatchSummary,
     SkipReason,
     manifest_paths,
+    manifest_segments,
+    open_url,
     read_manifest,
+    read_remote_manifests,
 )
 from nanobanana._client import AsyncClient
 from nanobanana._converter import request_key
@@ -64,6 +67,8 @@ class BatchRun:
     summary: BatchSummary | None = None
     #: With ``--json``: the requests read whose record is not printed yet, by index.
     unprinted: dict[int, ImageRequest] = attrs.Factory(dict)
+    #: The object storage URL the images go to, if they go to one.
+    url: str | None = None
 
     def bad_line(self, bad: BadLine) -> None:
         """Report an input line that was not sent (stderr, and --json)."""
@@ -75,12 +80,14 @@ class BatchRun:
 
     async def run(self, client: AsyncClient, title: str, **options: Any) -> int:
         """Run the batch to its end (or Ctrl-C); show the summary; return the exit code."""
-        out_dir: Path | None = options.get("out_dir")
+        out_dir: Path | str | None = options.get("out_dir")
+        self.url = out_dir if isinstance(out_dir, str) else None
         shard = options.get("shard")
-        manifest = out_dir / manifest_name(shard) if out_dir is not None else None
+        manifest = out_dir / manifest_name(shard) if isinstance(out_dir, Path) else None
         if manifest is not None and not options.get("resume") and not options.get("dry_run"):
             self._warn_existing(manifest)
-        offset = _size(manifest)
+        # What the manifest held before: the lines this run writes come after it.
+        offset = _remote_segments(out_dir) if isinstance(out_dir, str) else _size(manifest)
         source = _tracked(self.source, self.unprinted) if self.json else self.source
         try:
             batch = client.batch(source, **options)
@@ -146,23 +153,31 @@ class BatchRun:
         line = self.lines.pop(item.index)
         if self.json:
             self.unprinted.pop(item.index, None)
-            print_json(item_record(item, line))
+            print_json(item_record(item, line, self.url))
         if item.error is not None:
             self._failure(item.index, line, item.error)
 
     def _print_unprinted(
-        self, client: AsyncClient, manifest: Path | None, offset: int, options: dict[str, Any]
+        self,
+        client: AsyncClient,
+        manifest: Path | None,
+        offset: int | set[str],
+        options: dict[str, Any],
     ) -> None:
         """A record for each item the batch counted but did not hand out, in input order."""
         if not self.unprinted:
             return
-        written = _manifest_since(manifest, offset)
+        out_dir = options.get("out_dir")
+        if isinstance(out_dir, str) and isinstance(offset, set):
+            written = _remote_since(out_dir, offset)
+        else:
+            written = _manifest_since(manifest, offset if isinstance(offset, int) else 0)
         for index in sorted(self.unprinted):
             request = self.unprinted.pop(index)
             line = self.lines.pop(index)
             doc = written.get(index)
-            if doc is not None and manifest is not None:
-                print_json(manifest_item_record(doc, line, manifest.parent))
+            if doc is not None and out_dir is not None:
+                print_json(manifest_item_record(doc, line, out_dir))
             else:  # no line of this run: skipped as done (or a dry run's)
                 item = _unwritten_item(client, index, request, manifest, options)
                 print_json(item_record(item, line))
@@ -285,6 +300,19 @@ def _size(path: Path | None) -> int:
         return path.stat().st_size if path is not None else 0
     except OSError:
         return 0
+
+
+def _remote_segments(url: str) -> set[str]:
+    """The manifest segments in object storage at ``url`` now."""
+    fs, root = open_url(url)
+    return set(manifest_segments(fs, root))
+
+
+def _remote_since(url: str, before: set[str]) -> dict[int, dict[str, Any]]:
+    """The lines of the manifest segments written at ``url`` since ``before``, by index."""
+    fs, root = open_url(url)
+    docs = read_remote_manifests(fs, root, keyed=False, skip=before)
+    return {doc["index"]: doc for _, doc in docs if isinstance(doc.get("index"), int)}
 
 
 def _manifest_since(path: Path | None, offset: int) -> dict[int, dict[str, Any]]:

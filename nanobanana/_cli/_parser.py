@@ -275,7 +275,9 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
         nargs="?",
         help="a .txt, .jsonl or .csv file, or - for stdin (none with --template and --var)",
     )
-    batch.add_argument("-o", "--output", metavar="OUT", required=True, help="output folder")
+    batch.add_argument(
+        "-o", "--output", metavar="OUT", required=True, help="output folder, or s3://bucket/run/"
+    )
     batch.add_argument(
         "--format", choices=("txt", "jsonl", "csv"), help="the input format, if not by suffix"
     )

@@ -26,8 +26,9 @@ def error_record(error: BaseException) -> dict[str, Any]:
     return record
 
 
-def item_record(item: BatchItem, line: int | None) -> dict[str, Any]:
-    """One ``--json`` line for a batch item."""
+def item_record(item: BatchItem, line: int | None, url: str | None = None) -> dict[str, Any]:
+    """One ``--json`` line for a batch item (whose images are at ``url``, if in object
+    storage)."""
     return {
         "type": "item",
         "index": item.index,
@@ -36,7 +37,7 @@ def item_record(item: BatchItem, line: int | None) -> dict[str, Any]:
         "skip_reason": item.skip_reason,
         "prompt": item.request.prompt if item.request is not None else None,
         "key": item.key,
-        "paths": [str(p) for p in item.paths],
+        "paths": [str(p) if url is None else _join(url, p.name) for p in item.paths],
         "request_id": item.request_id,
         "usage": usage_record(item.usage) if item.usage is not None else None,
         "attempts": item.attempts,
@@ -72,7 +73,9 @@ def summary_record(s: BatchSummary, **extra: Any) -> dict[str, Any]:
     return record
 
 
-def manifest_item_record(doc: dict[str, Any], line: int | None, out_dir: Path) -> dict[str, Any]:
+def manifest_item_record(
+    doc: dict[str, Any], line: int | None, out_dir: Path | str
+) -> dict[str, Any]:
     """The ``--json`` line of an item known from its manifest line alone: one the batch
     recorded but did not hand out (it was interrupted, or stopped by a full disk).
 
@@ -101,7 +104,7 @@ def manifest_item_record(doc: dict[str, Any], line: int | None, out_dir: Path) -
         "skip_reason": doc.get("skip_reason"),
         "prompt": doc.get("prompt"),
         "key": doc.get("key"),
-        "paths": [str(out_dir / name) for name in doc.get("paths", [])],
+        "paths": [_join(out_dir, name) for name in doc.get("paths", [])],
         "request_id": doc.get("request_id"),
         "usage": doc.get("usage"),
         "attempts": doc.get("attempts", 0),
@@ -109,3 +112,10 @@ def manifest_item_record(doc: dict[str, Any], line: int | None, out_dir: Path) -
         "error": error,
         **{name: doc.get(name) for name in ("model", "id", "tag", "vars")},
     }
+
+
+def _join(out_dir: Path | str, name: str) -> str:
+    """Where ``name`` is in ``out_dir``: a folder, or an object storage URL."""
+    if isinstance(out_dir, str):
+        return f"{out_dir.rstrip('/')}/{name}"
+    return str(out_dir / name)

@@ -13,12 +13,22 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from nanobanana._batch import manifest_paths, read_manifest
+from nanobanana._batch import (
+    check_url,
+    is_url,
+    manifest_base,
+    manifest_paths,
+    open_url,
+    read_manifest,
+    read_remote_manifests,
+)
+from nanobanana._errors import ValidationError
 
 from ._common import print_json
 from ._exit import EXIT_FAILED, EXIT_OK, UsageError
@@ -97,7 +107,7 @@ class ManifestFile:
 class Status:
     """What the manifests of ``out_dir`` tell, merged."""
 
-    out_dir: Path
+    out_dir: Path | str
     files: list[ManifestFile]
     total: Tally
     #: The final lines of the requests that failed, with the manifest each is in.
@@ -115,47 +125,68 @@ class Status:
         return EXIT_OK
 
 
-def read_status(out_dir: Path) -> Status:
+def read_status(out_dir: Path | str) -> Status:
     """Read and merge every manifest of ``out_dir``; a usage error if there is none."""
-    if not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: no such folder")
-    paths = manifest_paths(out_dir)
-    if not paths:
+    files: dict[str, ManifestFile] = {}
+    best: dict[str, tuple[int, dict[str, Any], ManifestFile]] = {}
+    seen_in: dict[str, set[str]] = {}
+    total = Tally()
+    for name, doc in _manifest_lines(out_dir):
+        file = files.get(name) or files.setdefault(name, ManifestFile(name, _shard_of(name)))
+        if doc.get("status") not in _RANK:
+            continue  # not a line this package wrote
+        file.lines += 1
+        file.tally.add_line(doc)
+        total.add_line(doc)
+        identity = doc["key"] if isinstance(doc.get("key"), str) else f"#{doc.get('index')}"
+        seen_in.setdefault(name, set()).add(identity)
+        rank = _RANK[doc["status"]]
+        if identity not in best or rank >= best[identity][0]:
+            best[identity] = (rank, doc, file)
+    if not files:
         raise UsageError(
             f"{out_dir}: no manifest (manifest.jsonl or manifest-KK-of-NN.jsonl) in it"
         )
-    files = [ManifestFile(path.name, _shard_of(path.name)) for path in paths]
-    best: dict[str, tuple[int, dict[str, Any], ManifestFile]] = {}
-    seen_in: list[set[str]] = []
-    total = Tally()
-    for path, file in zip(paths, files, strict=True):
-        seen: set[str] = set()
-        for doc in read_manifest(path, keyed=False):
-            if doc.get("status") not in _RANK:
-                continue  # not a line this package wrote
-            file.lines += 1
-            file.tally.add_line(doc)
-            total.add_line(doc)
-            identity = doc["key"] if isinstance(doc.get("key"), str) else f"#{doc.get('index')}"
-            seen.add(identity)
-            rank = _RANK[doc["status"]]
-            if identity not in best or rank >= best[identity][0]:
-                best[identity] = (rank, doc, file)
-        seen_in.append(seen)
-    for file, seen in zip(files, seen_in, strict=True):
+    for name, seen in seen_in.items():
         for identity in seen:
-            file.tally.count_outcome(best[identity][1])
+            files[name].tally.count_outcome(best[identity][1])
     failures = []
     for _, doc, file in best.values():
         total.count_outcome(doc)
         if doc["status"] == "failed":
             failures.append((file.name, doc))
-    return Status(out_dir, files, total, failures, _missing_shards(files))
+    ordered = [files[name] for name in sorted(files)]
+    return Status(out_dir, ordered, total, failures, _missing_shards(ordered))
+
+
+def _manifest_lines(out_dir: Path | str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(manifest, line)`` for every line of every manifest (and every segment of one,
+    by the name of its manifest) in ``out_dir``, in the order written."""
+    if isinstance(out_dir, str):
+        fs, root = open_url(out_dir)
+        if not fs.isdir(root):
+            raise UsageError(f"{out_dir}: no such folder")
+        yield from read_remote_manifests(fs, root, keyed=False)
+        return
+    if not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: no such folder")
+    for path in manifest_paths(out_dir):
+        name = manifest_base(path.name) or path.name
+        for doc in read_manifest(path, keyed=False):
+            yield name, doc
 
 
 def cmd_status(args: Any) -> int:
     """``status OUT_DIR``: the merged summary on stdout (or ``--json``); its exit code."""
-    status = read_status(Path(args.out_dir).expanduser())
+    out_dir: Path | str = args.out_dir
+    if is_url(out_dir):
+        try:
+            check_url(args.out_dir)
+        except ValidationError as exc:
+            raise UsageError(str(exc).removeprefix("out_dir: ")) from None
+    else:
+        out_dir = Path(args.out_dir).expanduser()
+    status = read_status(out_dir)
     if args.json:
         print_json(status_record(status))
     else:
