@@ -10,11 +10,13 @@ from typing import Any
 
 import anyio
 
+from nanobanana._batch import MANIFEST_NAME
 from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
 
 from ._batch_run import BatchRun
 from ._common import open_client, route_logs
+from ._estimate import Estimate
 from ._exit import UsageError
 from ._generate_cmd import check_folder, warn_unknown_model
 from ._inputs import FileSource, LineMap, StdinSource, detect_format, sniff_format, spool_stdin
@@ -41,6 +43,10 @@ def cmd_batch(args: Any) -> int:
     fmt = detect_format(args.input, args.format) if args.input is not None else "none"
     display = {"-": "<stdin>", None: "--template"}.get(args.input, args.input)
     run = BatchRun(source=(), lines=LineMap(), reporter=reporter, display=display, json=args.json)
+    if args.dry_run:
+        run.estimate = Estimate.open(args.price_per_image, out / MANIFEST_NAME)
+    elif args.price_per_image is not None:
+        raise UsageError("--price-per-image prices a --dry-run: add --dry-run")
     spooled: Path | None = None
     try:
         if args.input is None:
