@@ -363,6 +363,9 @@ def read_prompts(
     """The requests of a ``.txt``, ``.jsonl`` or ``.csv`` file, as ``nanobanana batch``
     reads them: blank lines and ``#`` comment lines skipped, options per line.
 
+    A ``.jsonl`` or ``.csv`` line may also carry an ``id`` and a ``tag``, labels that
+    are not sent; each request records the ``line`` it was read from.
+
     The whole file is checked at once, before anything is sent; the requests are then
     read lazily (memory does not grow with the file), as often as they are iterated.
 

@@ -113,6 +113,23 @@ def test_repeat_sends_each_request_again_and_resumes_what_ran_before(
     ]  # fmt: skip
 
 
+def test_repeat_copies_what_stdin_streams_with_its_lines(
+    sync_server: FakeServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    done = cli(
+        "batch", "-", "-o", str(out), "--repeat", "2", "--json", *against(sync_server),
+        stdin="a red kite\n\na blue boat\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    items = sorted((r for r in records if r["type"] == "item"), key=lambda r: r["index"])
+    assert [(r["prompt"], r["line"]) for r in items] == [
+        ("a red kite", 1), ("a red kite", 1), ("a blue boat", 3), ("a blue boat", 3),
+    ]  # fmt: skip
+    assert [d.get("repeat") for d in by_index(out)] == [None, 1, None, 1]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

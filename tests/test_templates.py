@@ -32,6 +32,7 @@ def test_keyword_values_give_their_cross_product_in_template_order() -> None:
 def test_the_product_has_a_len_and_iterates_again_the_same() -> None:
     requests = nb.expand("{a}{b}{c}", a="xy", b=["1", "2", "3"], c=[1, 2.5])
     assert len(requests) == 1 * 3 * 2
+    assert repr(requests) == "<Variations of '{a}{b}{c}'>"
     assert [r.prompt for r in requests] == [r.prompt for r in requests]
     assert [r.prompt for r in requests][:2] == ["xy11", "xy12.5"]
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import anyio
 
-from nanobanana._batch import check_url, is_url
+from nanobanana._batch import MANIFEST_NAME, check_url, is_url
 from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
 from nanobanana._shard import Shard
 
 from ._batch_run import BatchRun
 from ._common import open_client, route_logs
+from ._estimate import Estimate
 from ._exit import UsageError
 from ._gallery_cmd import gallery_after_batch
 from ._generate_cmd import check_folder, warn_unknown_model
@@ -44,6 +45,12 @@ def cmd_batch(args: Any) -> int:
     fmt = detect_format(args.input, args.format) if args.input is not None else "none"
     display = {"-": "<stdin>", None: "--template"}.get(args.input, args.input)
     run = BatchRun(source=(), lines=LineMap(), reporter=reporter, display=display, json=args.json)
+    if args.dry_run:
+        # Prices come from an earlier manifest in a local folder only.
+        local = out / MANIFEST_NAME if isinstance(out, Path) else None
+        run.estimate = Estimate.open(args.price_per_image, local)
+    elif args.price_per_image is not None:
+        raise UsageError("--price-per-image prices a --dry-run: add --dry-run")
     spooled: Path | None = None
     try:
         if args.input is None:
@@ -65,7 +72,8 @@ def cmd_batch(args: Any) -> int:
     finally:
         if spooled is not None:
             spooled.unlink(missing_ok=True)
-    gallery_after_batch(out, reporter, args)
+    if isinstance(out, Path):  # a gallery is a local page: none for object storage
+        gallery_after_batch(out, reporter, args)
     return code
 
 

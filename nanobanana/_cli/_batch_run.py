@@ -36,6 +36,7 @@ from nanobanana._models import ImageRequest
 from nanobanana._shard import manifest_name
 
 from ._common import Interrupt, print_json
+from ._estimate import Estimate, with_estimate
 from ._exit import EXIT_FAILED, EXIT_OK, UsageError
 from ._inputs import LineMap
 from ._lines import BadLine
@@ -69,6 +70,8 @@ class BatchRun:
     unprinted: dict[int, ImageRequest] = attrs.Factory(dict)
     #: The object storage URL the images go to, if they go to one.
     url: str | None = None
+    #: With ``--dry-run``: what the planned requests would cost.
+    estimate: Estimate | None = None
 
     def bad_line(self, bad: BadLine) -> None:
         """Report an input line that was not sent (stderr, and --json)."""
@@ -109,9 +112,14 @@ class BatchRun:
             self.reporter.log(f"the batch stopped: {_describe(fatal)}")
         code = interrupt.exit_code if interrupt.hit else self._exit_code(summary, fatal)
         if self.json:
+            extra = self.estimate.record() if self.estimate is not None else {}
             print_json(
                 summary_record(
-                    summary, invalid_lines=self.invalid, interrupted=interrupt.hit, exit_code=code
+                    summary,
+                    invalid_lines=self.invalid,
+                    interrupted=interrupt.hit,
+                    exit_code=code,
+                    **extra,
                 )
             )
         return code
@@ -125,6 +133,8 @@ class BatchRun:
 
     def _show_summary(self, title: str, summary: BatchSummary, interrupt: Interrupt) -> None:
         rows = summary_rows(summary, invalid=self.invalid, interrupted=interrupt.hit)
+        if self.estimate is not None:
+            rows = with_estimate(rows, self.estimate)
         if interrupt.signal_name != "SIGINT":
             why = f"yes ({interrupt.signal_name}): in-flight requests cancelled"
             rows = [(label, why if label == "Interrupted" else v) for label, v in rows]
@@ -151,6 +161,8 @@ class BatchRun:
 
     def _show(self, item: BatchItem) -> None:
         line = self.lines.pop(item.index)
+        if self.estimate is not None:
+            self.estimate.add(item)
         if self.json:
             self.unprinted.pop(item.index, None)
             print_json(item_record(item, line, self.url))

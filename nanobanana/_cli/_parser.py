@@ -54,7 +54,8 @@ line takes no index; the --json records carry the source "line" as well.
   {"type": "invalid", "line": 5, "error": {"type": "InputError", "message"}}
   and last {"type": "summary", "ok", "failed", "skipped", "invalid_lines",
    "images", "credits_used", "usd_spent", "elapsed", "manifest",
-   "stop_reason", "interrupted", "exit_code", ...}
+   "stop_reason", "interrupted", "exit_code", ...; with --dry-run,
+   "estimated_usd" (null: unknown) and "estimate_source"}
 
 --shard K/N: this process sends only its share of the inputs (by request key)
 and writes OUT/manifest-KK-of-NN.jsonl; the others are skipped as other_shard.
@@ -312,7 +313,17 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument(
         "--repeat", type=_positive_int, default=1, metavar="N", help="send each request N times"
     )
-    batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
+    batch.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and count, estimate the cost; send nothing",
+    )
+    batch.add_argument(
+        "--price-per-image",
+        type=_non_negative_float,
+        metavar="USD",
+        help="the price a --dry-run estimates with (default: as OUT/manifest.jsonl recorded)",
+    )
     batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")
     batch.add_argument(
         "--shard",
