@@ -135,3 +135,16 @@ def test_demo_with_no_metadata_writes_bare_images(tmp_path: Path) -> None:
     images = list((tmp_path / "demo").glob("*.png"))
     assert images
     assert all(nb.read_metadata(path) is None for path in images)
+
+
+def test_a_prompt_with_a_lone_surrogate_is_shown_escaped(tmp_path: Path) -> None:
+    record = a_record("bad \ud800 bytes")
+    image = nb.GeneratedImage(data=make_png(8, 8, b"a"), mime_type="image/png", record=record)
+    path = str(image.save(tmp_path / "odd.png"))
+
+    text = cli("inspect", path)
+    machine = cli("inspect", "--json", path)
+
+    assert text.returncode == machine.returncode == 0, text.stderr + machine.stderr
+    assert "  prompt        bad \\ud800 bytes" in text.stdout.splitlines()
+    assert json.loads(machine.stdout)["record"]["prompt"] == "bad \ud800 bytes"

@@ -217,3 +217,23 @@ def test_exiftool_reads_the_prompt_model_and_source_type_from_a_png(tmp_path: Pa
     assert tags["DigitalSourceType"] == AI_MEDIA
     assert tags["AISystemUsed"] == "google/nano-banana-pro"
     assert "Warning" not in tags
+
+
+def test_a_png_with_another_tools_xmp_keeps_it_and_still_holds_the_record(
+    tmp_path: Path,
+) -> None:
+    theirs = b"XML:com.adobe.xmp\0\0\0\0\0<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+    chunk = struct.pack(">I", len(theirs)) + b"iTXt" + theirs
+    chunk += struct.pack(">I", zlib.crc32(b"iTXt" + theirs))
+    png = make_png(8, 8, b"kite")
+    path = save(tmp_path, png[:33] + chunk + png[33:], a_record(), "kite.png")
+
+    texts = [body for kind, body in chunks(path.read_bytes()) if kind in (b"tEXt", b"iTXt")]
+    assert texts[0] == theirs
+    assert [t.split(b"\0")[0] for t in texts] == [
+        b"XML:com.adobe.xmp",
+        b"parameters",
+        b"nanobanana",
+    ]
+    assert nb.read_metadata(path) == a_record()
+    assert not (tmp_path / "kite.png.json").exists()

@@ -8,16 +8,24 @@ line) and makes the exit code 1; the other files are still shown.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from nanobanana._provenance import GenerationRecord, read_record, record_json
 
-from ._common import print_json
 from ._exit import EXIT_FAILED, EXIT_OK, PROG
 
 __all__ = ["cmd_inspect", "record_lines"]
+
+# A prompt may hold a lone surrogate (from a file read with errors="surrogateescape"):
+# it cannot be written as UTF-8, so it is shown escaped.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(text: str) -> str:
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def cmd_inspect(args: Any) -> int:
@@ -34,11 +42,12 @@ def cmd_inspect(args: Any) -> int:
             code = EXIT_FAILED
             print(f"{PROG} inspect: {path}: {problem}", file=sys.stderr)
         if args.json:
-            print_json(_json_line(path, record, source, problem))
+            line = json.dumps(_json_line(path, record, source, problem), ensure_ascii=False)
+            print(_escaped(line), flush=True)
         elif record is not None:
             if number:
                 print()
-            print("\n".join(record_lines(path, record, source)))
+            print(_escaped("\n".join(record_lines(path, record, source))))
     return code
 
 

@@ -2,8 +2,9 @@
 
 Nothing is decoded or re-encoded: metadata chunks or segments are inserted into the
 file as the API sent it, every other byte kept. ``_record`` holds the record and its
-JSON and A1111 forms, ``_xmp`` the XMP packet, ``_png`` the PNG chunks, and
-``_stamp`` puts a record into image bytes and reads it back.
+JSON and A1111 forms, ``_xmp`` the XMP packet; ``_png``, ``_jpeg`` and ``_webp`` know
+where each file type keeps them; ``_stamp`` puts a record into image bytes (or says
+it must go to a sidecar) and reads it back.
 """
 
 from ._record import GenerationRecord, input_digests, record_json
