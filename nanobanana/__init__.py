@@ -68,8 +68,14 @@ if TYPE_CHECKING:  # for type checkers: the same names as the export table below
         Usage as Usage,
     )
     from ._prompt_files import read_prompts as read_prompts
+    from ._provenance import (
+        GenerationRecord as GenerationRecord,
+        read_metadata as read_metadata,
+    )
     from ._retry import RetryPolicy as RetryPolicy
+    from ._shard import Shard as Shard
     from ._sync import Batch as Batch, Client as Client
+    from ._templates import Variations as Variations, expand as expand
 
 # The export table: every public name, and the private module it lives in. It is
 # the one list: ``__all__`` is made from it, and the imports above (for type
@@ -118,7 +124,12 @@ _EXPORTS: dict[str, str] = {
     "Timeout": "._models",
     "Usage": "._models",
     "read_prompts": "._prompt_files",
+    "GenerationRecord": "._provenance",
+    "read_metadata": "._provenance",
     "RetryPolicy": "._retry",
+    "Shard": "._shard",
+    "Variations": "._templates",
+    "expand": "._templates",
     "Batch": "._sync",
     "Client": "._sync",
 }

@@ -5,6 +5,10 @@ request goes: model resolved and checked, input images encoded, body written by
 the converter, sent by the transport inside the retry loop of :mod:`._retry`, and
 the response turned into an :class:`ImageResult` by :mod:`._decode`. The batch
 engine sends through a :class:`_BatchSender`, which holds the batch's options.
+
+A library logs; the application decides where records go. The ``nanobanana`` logger
+has a ``NullHandler``: without it, Python's last-resort handler would print every
+retry on stderr of apps that set up nothing.
 """
 
 from __future__ import annotations
@@ -22,19 +26,29 @@ from typing import Any, Self
 import anyio
 import attrs
 
-from ._batch import AsyncBatch, BatchInput, BatchOptions, ProgressCallback
+from ._batch import (
+    AsyncBatch,
+    BatchInput,
+    BatchOptions,
+    ProgressCallback,
+    Shard,
+    SharedAttempts,
+)
+from ._call_options import (
+    ClientDefaults,
+    RequestOptions,
+    as_timeout,
+    check_headers,
+    request_options,
+)
 from ._catalog import DEFAULT_MODEL, model_info
 from ._config import (
     USE_CLIENT_DEFAULT,
     Secret,
     UseClientDefault,
     check_bool,
-    check_client_request_id,
     check_int,
-    check_number,
     missing_key_error,
-    per_call_error,
-    pick,
     resolve_api_key,
     resolve_base_url,
 )
@@ -50,49 +64,19 @@ from ._models import (
     check_model_params,
     merge_results,
 )
+from ._recording import with_records
 from ._retry import AttemptHooks, RetryPolicy, send_with_retries
 from ._transport import Transport, redact_secret, redact_url
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient"]
 
 log = logging.getLogger("nanobanana")
-# A library logs; the application decides where records go. Without this, Python's
-# last-resort handler would print every retry on stderr of apps that set up nothing.
 log.addHandler(logging.NullHandler())
 
 _ENDPOINT = "/v1/images/generations"
 #: The client's default timeout: 10 s to connect, 5 minutes in total.
 DEFAULT_TIMEOUT = Timeout()
 _MiB = 1024 * 1024
-
-
-@attrs.frozen
-class _RequestOptions:
-    """The options of one call (or of every request of one batch)."""
-
-    timeout: Timeout
-    retry: RetryPolicy
-    client_request_id: str | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-
-
-def _as_timeout(value: Any) -> Timeout:
-    if isinstance(value, Timeout):
-        return value
-    if value is None:
-        return Timeout(total=None, connect=None)
-    seconds = check_number("timeout", value, positive=True)
-    return Timeout(total=seconds)
-
-
-def _check_headers(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ConfigurationError(f"default_headers must map str to str, got {value!r}")
-    return dict(value)
 
 
 class AsyncClient:
@@ -117,6 +101,9 @@ class AsyncClient:
             base64 fit).
         trust_env: Use the proxies named by ``HTTPS_PROXY``, ``HTTP_PROXY``,
             ``ALL_PROXY`` and ``NO_PROXY`` (read when the connection pool is made).
+        metadata: Give each image its generation record, which saving writes into
+            the file (see :func:`read_metadata`). ``False``: files are written
+            exactly as the API sent them.
 
     Example:
         >>> import anyio, nanobanana as nb
@@ -145,6 +132,7 @@ class AsyncClient:
         max_download_bytes: int = 64 * _MiB,
         max_response_bytes: int = 512 * _MiB,
         trust_env: bool = True,
+        metadata: bool = True,
     ) -> None:
         self._api_key: Secret | None = resolve_api_key(api_key)
         self._base_url = resolve_base_url(base_url)
@@ -153,7 +141,7 @@ class AsyncClient:
         if not isinstance(model, str) or not model.strip():
             raise ConfigurationError(f"model must be a non-empty model id, got {model!r}")
         self._model = str(model).strip()
-        self._timeout = _as_timeout(timeout)
+        self._timeout = as_timeout(timeout)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
         policy = retry if retry is not None else RetryPolicy()
@@ -161,10 +149,11 @@ class AsyncClient:
             policy = attrs.evolve(policy, max_retries=max_retries)
         self._retry = policy
         check_int("max_connections", max_connections, minimum=1)
-        self._default_headers = _check_headers(default_headers)
+        self._default_headers = check_headers(default_headers)
         self._max_download = check_int("max_download_bytes", max_download_bytes, minimum=1)
         self._max_response = check_int("max_response_bytes", max_response_bytes, minimum=1)
         check_bool("trust_env", trust_env)
+        self._metadata = check_bool("metadata", metadata)
         self._transport = Transport(max_connections=max_connections, trust_env=trust_env)
         self._random = random.Random()
 
@@ -277,6 +266,7 @@ class AsyncClient:
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ImageResult:
         """Generate images from a text prompt.
 
@@ -298,6 +288,7 @@ class AsyncClient:
             client_request_id: Sent as ``X-Client-Request-Id`` (1-128 of
                 ``[A-Za-z0-9._:-]``).
             extra_headers: More headers for this call.
+            metadata: Overrides the client's ``metadata`` for this call.
 
         Returns:
             The images with their description, usage and request id.
@@ -330,7 +321,9 @@ class AsyncClient:
             enable_web_search=enable_web_search,
             extra_body=extra_body,
         )
-        options = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
+        options = self._options(
+            timeout, max_retries, retry, client_request_id, extra_headers, metadata
+        )
         return await self._execute(request, options)
 
     async def edit(
@@ -350,6 +343,7 @@ class AsyncClient:
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ImageResult:
         """Edit or combine images according to a prompt.
 
@@ -389,7 +383,9 @@ class AsyncClient:
         )
         if not request.images:
             raise ValidationError("images", "edit needs at least one image")
-        options = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
+        options = self._options(
+            timeout, max_retries, retry, client_request_id, extra_headers, metadata
+        )
         return await self._execute(request, options)
 
     async def send(
@@ -401,6 +397,7 @@ class AsyncClient:
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ImageResult:
         """Send a prepared :class:`ImageRequest`: an edit when it has images.
 
@@ -420,7 +417,9 @@ class AsyncClient:
             raise ValidationError(
                 "request", f"must be an ImageRequest, got {type(request).__name__}"
             )
-        options = self._options(timeout, max_retries, retry, client_request_id, extra_headers)
+        options = self._options(
+            timeout, max_retries, retry, client_request_id, extra_headers, metadata
+        )
         return await self._execute(request, options)
 
     def batch(
@@ -442,6 +441,8 @@ class AsyncClient:
         timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        shard: Shard | None = None,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> AsyncBatch:
         """Run many requests concurrently; iterate the result for items as they finish.
 
@@ -468,6 +469,11 @@ class AsyncClient:
             timeout: Per-request timeout (default: the client's).
             max_retries: Per-request retries (default: the client's).
             retry: Per-request retry policy (default: the client's).
+            shard: Send only this :class:`Shard`'s share of the inputs (the others
+                are skipped with reason ``"other_shard"``), and keep the manifest as
+                ``manifest-KK-of-NN.jsonl``; see "Beyond one machine" in the docs.
+            metadata: Write the generation record into each image file (default:
+                the client's ``metadata``).
 
         Returns:
             An :class:`AsyncBatch`: ``async for item in client.batch(...)``; its
@@ -498,8 +504,10 @@ class AsyncClient:
             max_credits=max_credits,
             dry_run=dry_run,
             progress=progress,
+            shard=shard,
         )
-        sender = _BatchSender(self, self._options(timeout, max_retries, retry, None, None))
+        per_request = self._options(timeout, max_retries, retry, None, None, metadata)
+        sender = _BatchSender(self, per_request)
         return AsyncBatch(sender, requests, options)
 
     # -- internals -------------------------------------------------------------------
@@ -511,26 +519,11 @@ class AsyncClient:
         retry: RetryPolicy | UseClientDefault,
         client_request_id: str | None,
         extra_headers: Mapping[str, str] | None,
-    ) -> _RequestOptions:
-        policy = pick(retry, self._retry)
-        if not isinstance(policy, RetryPolicy):
-            raise ValidationError("retry", f"must be a RetryPolicy, got {policy!r}")
-        if not isinstance(max_retries, UseClientDefault):
-            try:
-                policy = attrs.evolve(policy, max_retries=max_retries)
-            except ConfigurationError as exc:
-                raise per_call_error("max_retries", exc) from None
-        chosen = self._timeout
-        if not isinstance(timeout, UseClientDefault):
-            try:
-                chosen = _as_timeout(timeout)
-            except ConfigurationError as exc:
-                raise per_call_error("timeout", exc) from None
-        return _RequestOptions(
-            timeout=chosen,
-            retry=policy,
-            client_request_id=check_client_request_id(client_request_id),
-            headers=dict(extra_headers or {}),
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> RequestOptions:
+        defaults = ClientDefaults(self._timeout, self._retry, self._metadata)
+        return request_options(
+            defaults, timeout, max_retries, retry, client_request_id, extra_headers, metadata
         )
 
     def resolve_model(self, request: ImageRequest) -> str:
@@ -556,7 +549,7 @@ class AsyncClient:
                 check_model_params(request, model)
         return model
 
-    def _headers(self, options: _RequestOptions) -> dict[str, str]:
+    def _headers(self, options: RequestOptions) -> dict[str, str]:
         if self._api_key is None:
             raise missing_key_error()
         headers = {**self._default_headers, **options.headers}
@@ -569,7 +562,7 @@ class AsyncClient:
     async def _execute(
         self,
         request: ImageRequest,
-        options: _RequestOptions,
+        options: RequestOptions,
         hooks: AttemptHooks | None = None,
         model: str | None = None,
     ) -> ImageResult:
@@ -580,7 +573,8 @@ class AsyncClient:
             model = self.resolve_model(request)
         info = model_info(model)
         if request.num_images is not None and info is not None and not info.num_images:
-            return await self._fan_out(request, options, hooks, model)
+            result = await self._fan_out(request, options, hooks, model)
+            return await with_records(result, request, model) if options.metadata else result
 
         headers = self._headers(options)
         image_urls = await encode_images(request.images)
@@ -614,18 +608,19 @@ class AsyncClient:
                 url, options.timeout, max_bytes=self._max_download, request_id=response.request_id
             )
 
-        return await decode_response(
+        result = await decode_response(
             response.body,
             response.headers,
             model=model,
             download=download,
             redact=lambda excerpt: redact_secret(excerpt, headers),
         )
+        return await with_records(result, request, model) if options.metadata else result
 
     async def _fan_out(
         self,
         request: ImageRequest,
-        options: _RequestOptions,
+        options: RequestOptions,
         hooks: AttemptHooks | None,
         model: str,
     ) -> ImageResult:
@@ -635,7 +630,8 @@ class AsyncClient:
         failure is raised.
         """
         single = attrs.evolve(request, num_images=None)
-        shared = _SharedAttempts(hooks) if hooks is not None else None
+        options = attrs.evolve(options, metadata=False)  # the whole call's record comes after
+        shared = SharedAttempts(hooks) if hooks is not None else None
         outcomes: list[ImageResult | Exception] = []
 
         async def one() -> None:
@@ -656,7 +652,7 @@ class AsyncClient:
 class _BatchSender:
     """What the batch engine sends through: the client, with the batch's options."""
 
-    def __init__(self, client: AsyncClient, options: _RequestOptions) -> None:
+    def __init__(self, client: AsyncClient, options: RequestOptions) -> None:
         self._client = client
         self._options = options
 
@@ -665,24 +661,3 @@ class _BatchSender:
 
     async def send(self, request: ImageRequest, model: str, hooks: AttemptHooks) -> ImageResult:
         return await self._client._execute(request, self._options, hooks, model)
-
-
-class _SharedAttempts:
-    """The hooks of one batch item, shared by the requests it fans out into.
-
-    Attempts are numbered across those requests, so the item counts every one sent.
-    """
-
-    def __init__(self, hooks: AttemptHooks) -> None:
-        self._hooks = hooks
-        self._sent = 0
-
-    async def before_attempt(self, attempt: int) -> None:
-        self._sent += 1
-        await self._hooks.before_attempt(self._sent)
-
-    def after_attempt(self, error: BaseException | None) -> None:
-        self._hooks.after_attempt(error)
-
-    def refuse_retry(self, error: Exception) -> str | None:
-        return self._hooks.refuse_retry(error)

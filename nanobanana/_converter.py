@@ -47,6 +47,7 @@ __all__ = [
     "parse_body",
     "request_body",
     "request_key",
+    "sent_parameters",
     "usage_from_headers",
     "usage_record",
 ]
@@ -299,6 +300,20 @@ def request_body(request: ImageRequest, model: str, image_urls: list[str] | None
     return body
 
 
+def sent_parameters(request: ImageRequest) -> dict[str, Any]:
+    """The parameters of ``request`` that are sent besides the model, prompt and images:
+    those set, then ``extra_body``. A manifest records them.
+
+    Example:
+        >>> from nanobanana import ImageRequest
+        >>> sent_parameters(ImageRequest(prompt="a red kite", resolution="2K", tag="kites"))
+        {'resolution': '2K'}
+    """
+    body = request_body(request, "", None)
+    del body["model"], body["prompt"]
+    return body
+
+
 def request_key(request: ImageRequest, model: str | None = None) -> str:
     """A stable key of ``request``: the SHA-256 of its canonical JSON, shortened.
 
@@ -336,8 +351,14 @@ def _unstructure_record(record: ManifestRecord) -> dict[str, Any]:
     return {
         name: value
         for name, value in _record_fields(record).items()
-        if name in _ALWAYS_WRITTEN or (value is not None and value != [])
+        if name in _ALWAYS_WRITTEN or _is_set(name, value)
     }
+
+
+def _is_set(name: str, value: Any) -> bool:
+    if name in ("parameters", "vars") and value == {}:
+        return False
+    return value is not None and value != []  # an empty usage is {}, as it always was
 
 
 converter.register_unstructure_hook(ManifestRecord, _unstructure_record)

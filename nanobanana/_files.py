@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = ["atomic_write"]
 
 
-def atomic_write(target: Path, data: bytes) -> None:
+def atomic_write(target: Path, data: bytes, tag: str = "") -> None:
     """Write ``data`` to ``target`` through a temporary file and a rename.
 
     The file gets the usual permissions (0666 less the umask), as ``open()`` would give
@@ -27,7 +27,9 @@ def atomic_write(target: Path, data: bytes) -> None:
         >>> target.read_bytes()[:4], sorted(p.name for p in target.parent.iterdir())
         (b'\\x89PNG', ['kite.png'])
     """
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.part"
+    # ``tag`` marks whose temporary file it is (a shard's), for cleaning up after a kill.
+    mark = f"{tag}-" if tag else ""
+    tmp = target.parent / f".{target.name}.{mark}{secrets.token_hex(6)}.part"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -153,6 +153,22 @@ def _image_tuple(value: Any) -> tuple[ImageInput, ...]:
     return tuple(out)
 
 
+def _label_id(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValidationError("id", f"must be a string or an int, got {type(value).__name__}")
+
+
+def _vars(value: Any) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValidationError("vars", f"must be a mapping, got {type(value).__name__}")
+    return JsonObject(_json_copy(value, "vars"))
+
+
 def _model_id(value: Any) -> str | None:
     if value is None:
         return None
@@ -180,6 +196,19 @@ class ImageRequest:
             know yet. They cannot replace the fields above (``provider`` and
             ``enable_web_search`` may come here instead of their arguments). Anything
             that is not JSON is refused, naming where it is.
+        id: A label of yours (a string, or an int made a string), never sent: a
+            batch's manifest records it.
+        tag: A label of yours, never sent, recorded like ``id``.
+        vars: The template values the prompt was made from (see
+            :func:`~nanobanana.expand`), never sent, recorded like ``id``.
+        line: The line of the input file the request was read from, never sent.
+        repeat: Which copy of a request sent several times this is, from 0. Not
+            sent; a repeat above 0 changes the request's key, so that each copy is
+            resumed as its own item (repeat 0 leaves the key as it was).
+
+    ``id``, ``tag``, ``vars`` and ``line`` are labels: they do not enter the request's
+    key (adding a tag to an input does not send it again on resume), nor is ``vars``
+    or ``line`` compared by ``==``.
 
     Example:
         >>> from nanobanana import ImageRequest
@@ -198,6 +227,11 @@ class ImageRequest:
     extra_body: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_frozen_mapping, eq=False, repr=lambda m: repr(dict(m))
     )
+    id: str | None = attrs.field(default=None, converter=_label_id)
+    tag: str | None = attrs.field(default=None)
+    vars: Mapping[str, Any] | None = attrs.field(default=None, converter=_vars, eq=False)
+    line: int | None = attrs.field(default=None, eq=False)
+    repeat: int = attrs.field(default=0)
 
     @prompt.validator
     def _check_prompt(self, _: object, value: Any) -> None:
@@ -205,6 +239,21 @@ class ImageRequest:
             raise ValidationError("prompt", f"must be a string, got {type(value).__name__}")
         if not value.strip():
             raise ValidationError("prompt", "must not be blank")
+
+    @tag.validator
+    def _check_tag(self, _: object, value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValidationError("tag", f"must be a string, got {type(value).__name__}")
+
+    @line.validator
+    def _check_line(self, _: object, value: Any) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValidationError("line", f"must be an int, got {value!r}")
+
+    @repeat.validator
+    def _check_repeat(self, _: object, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError("repeat", f"must be an int >= 0, got {value!r}")
 
     @num_images.validator
     def _check_num_images(self, _: object, value: Any) -> None:
@@ -259,8 +308,9 @@ class ImageRequest:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, with local paths as strings and bytes as their SHA-256.
 
-        Fields left unset (``None``, no images, no extra body) are left out. Used for
-        manifests and stable request keys; it is not the wire body.
+        Fields left unset (``None``, no images, no extra body) are left out, and so
+        are the labels (``id``, ``tag``, ``vars``, ``line``), but for ``repeat`` above
+        0. Used for stable request keys; it is not the wire body.
 
         Example:
             >>> from nanobanana import ImageRequest
@@ -284,7 +334,15 @@ def _check_web_search(value: Any, field: str) -> None:
         raise ValidationError(field, f"must be True or False, got {value!r}")
 
 
-def _is_given(_: attrs.Attribute[Any], value: Any) -> bool:
+#: Fields that label a request for its owner: never sent, never in its key.
+_LABELS = frozenset({"id", "tag", "vars", "line"})
+
+
+def _is_given(attribute: attrs.Attribute[Any], value: Any) -> bool:
+    if attribute.name in _LABELS:
+        return False
+    if attribute.name == "repeat":
+        return bool(value)  # repeat 0 leaves the key of a request as it always was
     # None, no images and an empty extra body all mean "not given".
     return value is not None and value != () and value != {}
 

@@ -2,7 +2,8 @@
 
 :func:`read_prompts` gives the requests of a file, as the command line's ``batch``
 reads them. A line comes down to a dict of fields (``prompt`` plus any of
-:data:`OPTION_KEYS`), and the fields to an :class:`~nanobanana.ImageRequest`, or to a
+:data:`OPTION_KEYS` and the labels ``id`` and ``tag``), and the fields to an
+:class:`~nanobanana.ImageRequest` (which also records the line), or to a
 :class:`BadLine` that says why not. A problem with the file as a whole (a CSV header
 without ``prompt``, an unterminated quote, text that is not UTF-8) raises
 :class:`~nanobanana.ValidationError` naming the file and line.
@@ -22,10 +23,12 @@ import attrs
 from ._errors import ValidationError
 from ._inputs import check_image
 from ._models import ImageRequest
+from ._templates import Template
 
 __all__ = [
     "FORMATS",
     "IMAGE_SEPARATOR",
+    "LABEL_KEYS",
     "MAX_CSV_CELL",
     "OPTION_KEYS",
     "BadLine",
@@ -45,11 +48,13 @@ __all__ = [
 FORMATS: Final = ("txt", "jsonl", "csv")
 #: Per-request options a line may set, besides ``prompt``.
 OPTION_KEYS: Final = ("model", "num_images", "aspect_ratio", "resolution", "images", "extra_body")
+#: Labels a line may carry: recorded in a batch's manifest, never sent.
+LABEL_KEYS: Final = ("id", "tag")
 #: Separates several images in one CSV cell.
 IMAGE_SEPARATOR: Final = "|"
 #: The most characters one CSV cell may hold: a longer one is a quote left open.
 MAX_CSV_CELL: Final = 100_000
-_KNOWN = ", ".join(("prompt", *OPTION_KEYS))
+_KNOWN = ", ".join(("prompt", *OPTION_KEYS, *LABEL_KEYS))
 _SUFFIXES: Final = {
     "txt": "txt",
     "text": "txt",
@@ -64,12 +69,19 @@ _MAX_NAMED = 5
 
 @attrs.frozen(kw_only=True)
 class Defaults:
-    """Options for the lines that do not set them."""
+    """Options for the lines that do not set them; with ``template``, the lines give
+    no prompt but the values of its placeholders."""
 
     model: str | None = None
     num_images: int | None = None
     aspect_ratio: str | None = None
     resolution: str | None = None
+    template: Template | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The request options set, by name."""
+        names = ("model", "num_images", "aspect_ratio", "resolution")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 @attrs.frozen
@@ -98,23 +110,28 @@ def format_of(name: str | os.PathLike[str]) -> str | None:
     return _SUFFIXES.get(Path(name).suffix.lower().lstrip("."))
 
 
-def build_request(fields: dict[str, Any], defaults: Defaults) -> ImageRequest:
-    """An :class:`ImageRequest` from one line's fields; :class:`LineError` says why not."""
-    unknown = sorted(set(fields) - {"prompt", *OPTION_KEYS})
+def build_request(
+    fields: dict[str, Any], defaults: Defaults, line: int | None = None
+) -> ImageRequest:
+    """An :class:`ImageRequest` from the fields of line ``line``; :class:`LineError`
+    says why not."""
+    filled: dict[str, str] | None = None
+    if defaults.template is not None:
+        fields, filled = _filled(fields, defaults.template)
+    unknown = sorted(set(fields) - {"prompt", *OPTION_KEYS, *LABEL_KEYS})
     if unknown:
         names = ", ".join(repr(k) for k in unknown)
         raise LineError(f"unknown option {names} (known: {_KNOWN})")
     if fields.get("prompt") is None:
         raise LineError("no prompt")
-    values = {k: fields[k] for k in OPTION_KEYS if fields.get(k) is not None}
-    for key, value in attrs.asdict(defaults).items():
-        if value is not None:
-            values.setdefault(key, value)
+    values = {k: fields[k] for k in (*OPTION_KEYS, *LABEL_KEYS) if fields.get(k) is not None}
+    for key, value in defaults.options().items():
+        values.setdefault(key, value)
     images = values.get("images")
     if isinstance(images, str):
         values["images"] = [images]
     try:
-        request = ImageRequest(prompt=fields["prompt"], **values)
+        request = ImageRequest(prompt=fields["prompt"], line=line, vars=filled, **values)
     except (ValidationError, TypeError, ValueError) as exc:
         raise LineError(str(exc)) from None
     for i, item in enumerate(request.images):
@@ -123,6 +140,20 @@ def build_request(fields: dict[str, Any], defaults: Defaults) -> ImageRequest:
         except ValidationError as exc:
             raise LineError(str(exc)) from None
     return request
+
+
+def _filled(fields: dict[str, Any], template: Template) -> tuple[dict[str, Any], dict[str, str]]:
+    """A line's fields with the template filled from its placeholders' values (which
+    make its ``prompt``), and those values."""
+    if "prompt" in fields:
+        raise LineError("gives a prompt: with a template, a line gives the placeholders' values")
+    try:
+        template.check_names(fields, "line", extra=(*OPTION_KEYS, *LABEL_KEYS))
+        prompt, values = template.fill(fields, "line")
+    except ValidationError as exc:
+        raise LineError(str(exc).removeprefix("line: ")) from None
+    rest = {key: value for key, value in fields.items() if key not in values}
+    return {**rest, "prompt": prompt}, values
 
 
 def _txt_fields(text: str) -> dict[str, Any] | None:
@@ -184,7 +215,7 @@ def parse_text_line(
         fields = _txt_fields(text) if fmt == "txt" else _jsonl_fields(text)
         if fields is None:
             return None
-        return build_request(fields, defaults)
+        return build_request(fields, defaults, line)
     except LineError as exc:
         return BadLine(line, str(exc))
 
@@ -208,18 +239,21 @@ def _csv_cell(column: str, cell: str) -> Any:
     return cell
 
 
-def _csv_header(row: list[str], where: str) -> list[str]:
+def _csv_header(row: list[str], where: str, template: Template | None) -> list[str]:
     header = [cell.strip() for cell in row]
     header[0] = header[0].removeprefix("\ufeff")
+    if len(set(header)) != len(header):
+        raise ValidationError(where, "the CSV header names a column twice")
+    if template is not None:  # the columns are the placeholders, and options
+        template.check_names(header, where, extra=(*OPTION_KEYS, *LABEL_KEYS))
+        return header
     if "prompt" not in header:
         columns = ", ".join(header)
         raise ValidationError(where, f"the CSV header has no 'prompt' column (columns: {columns})")
-    unknown = [c for c in header if c not in ("prompt", *OPTION_KEYS)]
+    unknown = [c for c in header if c not in ("prompt", *OPTION_KEYS, *LABEL_KEYS)]
     if unknown:
         names = ", ".join(map(repr, unknown))
         raise ValidationError(where, f"unknown CSV column(s) {names} (known: {_KNOWN})")
-    if len(set(header)) != len(header):
-        raise ValidationError(where, "the CSV header names a column twice")
     return header
 
 
@@ -262,7 +296,7 @@ def csv_entries(
         if not any(cell.strip() for cell in row):
             continue
         if header is None:
-            header = _csv_header(row, f"{display}:{line}")
+            header = _csv_header(row, f"{display}:{line}", defaults.template)
             continue
         if len(row) > len(header):
             yield line, BadLine(line, f"{len(row)} cells, but the header has {len(header)}")
@@ -273,7 +307,7 @@ def csv_entries(
                 for col, cell in zip(header, row, strict=False)
                 if cell.strip()
             }
-            yield line, build_request(fields, defaults)
+            yield line, build_request(fields, defaults, line)
         except LineError as exc:
             yield line, BadLine(line, str(exc))
 
@@ -372,7 +406,7 @@ def read_prompts(
         model=model, num_images=num_images, aspect_ratio=aspect_ratio, resolution=resolution
     )
     # A bad default raises here, once, rather than making every line bad.
-    ImageRequest(prompt="check", **attrs.asdict(defaults))
+    ImageRequest(prompt="check", **defaults.options())
     good, bad = 0, []
     for line, entry in prompt_entries(path, fmt, defaults, str(path)):
         if isinstance(entry, BadLine):

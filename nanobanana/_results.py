@@ -14,48 +14,10 @@ import attrs
 
 from ._files import atomic_write
 from ._imaging import SUFFIXES
+from ._provenance import GenerationRecord, record_json, sidecar_path, stamp
+from ._usage import Usage, money_repr
 
-__all__ = ["GeneratedImage", "ImageResult", "Usage", "money_repr"]
-
-
-def money_repr(amount: float | None) -> str:
-    """How a sum of money shows in a repr: rounded to 6 decimals (the value is kept exact).
-
-    Example:
-        >>> money_repr(0.1 + 0.2), money_repr(None), money_repr(81_900.0)
-        ('0.3', 'None', '81900.0')
-    """
-    return "None" if amount is None else repr(round(amount, 6))
-
-
-@attrs.frozen(kw_only=True)
-class Usage:
-    """What a request cost, as far as the API reported it.
-
-    Attributes:
-        credits_used: AI/ML API credits (``x-aimlapi-credits-used`` or ``credits_used``).
-        usd_spent: US dollars (``x-aimlapi-usd-spent`` or ``usd_spent``).
-        tokens_used: Tokens, on models that still report them.
-
-    Example:
-        >>> import nanobanana as nb
-        >>> from nanobanana.testing import FakeServer
-        >>> with FakeServer(usd_per_image=0.039) as server, nb.Client(
-        ...     api_key=server.api_key, base_url=server.url
-        ... ) as client:
-        ...     print(client.generate("a red kite", num_images=2).usage.usd_spent)
-        0.078
-
-        A repr shows money rounded to 6 decimals; the attributes keep the exact sums:
-
-        >>> usage = nb.Usage(usd_spent=0.1 + 0.2)
-        >>> usage, usage.usd_spent
-        (Usage(credits_used=None, usd_spent=0.3, tokens_used=None), 0.30000000000000004)
-    """
-
-    credits_used: float | None = attrs.field(default=None, repr=money_repr)
-    usd_spent: float | None = attrs.field(default=None, repr=money_repr)
-    tokens_used: float | None = None
+__all__ = ["GeneratedImage", "ImageResult", "Usage", "money_repr", "write_image"]
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +31,9 @@ class GeneratedImage:
         url: Where the API made the image available, when it answered with a URL.
         width: Pixels, when the API said or the header could be read.
         height: Pixels, likewise.
+        record: What made the image (prompt, model, parameters, request id, usage),
+            written into the file by :meth:`save`; ``None`` when the call was made
+            with ``metadata=False``.
 
     Example:
         >>> import nanobanana as nb
@@ -82,6 +47,7 @@ class GeneratedImage:
     url: str | None = None
     width: int | None = None
     height: int | None = None
+    record: GenerationRecord | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def suffix(self) -> str:
@@ -114,6 +80,11 @@ class GeneratedImage:
         ``path`` is an existing directory (or ends with a path separator), the file is
         named :attr:`default_name` inside it.
 
+        The image's :attr:`record` goes into the file (PNG text chunks, XMP in a JPEG
+        or WebP), inserted byte by byte: the pixels are not touched. A C2PA-signed
+        image is written exactly as received, and the record beside it in
+        ``NAME.json`` (see :func:`read_metadata`).
+
         Example:
             >>> import tempfile, nanobanana as nb
             >>> img = nb.GeneratedImage(data=b"\\x89PNG\\r\\n\\x1a\\n", mime_type="image/png")
@@ -124,7 +95,7 @@ class GeneratedImage:
         if target.is_dir() or str(path).endswith((os.sep, "/")):
             target.mkdir(parents=True, exist_ok=True)
             target = target / self.default_name
-        atomic_write(target, self.data)
+        write_image(target, self)
         return target
 
 
@@ -182,3 +153,19 @@ class ImageResult:
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
         return [img.save(folder) for img in self.images]
+
+
+def write_image(target: Path, image: GeneratedImage, tag: str = "") -> None:
+    """Write ``image`` to the file ``target`` atomically, with its record when it has one.
+
+    The record goes inside the file, or (for a C2PA-signed image, whose bytes are left
+    as they came) beside it in ``NAME.json``. ``tag`` marks the temporary file (see
+    :func:`atomic_write`).
+    """
+    if image.record is None:
+        atomic_write(target, image.data, tag)
+        return
+    data, sidecar = stamp(image.data, image.record)
+    atomic_write(target, data, tag)
+    if sidecar:
+        atomic_write(sidecar_path(target), record_json(image.record, indent=2).encode(), tag)

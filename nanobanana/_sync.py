@@ -39,6 +39,7 @@ from ._config import USE_CLIENT_DEFAULT, UseClientDefault
 from ._errors import BatchClosedError, BlockingCallWarning, ClientClosedError
 from ._models import ImageInput, ImageRequest, ImageResult, Timeout
 from ._retry import RetryPolicy
+from ._shard import Shard
 
 __all__ = ["Batch", "Client"]
 
@@ -107,6 +108,7 @@ class Client:
         max_download_bytes: int = 64 * 1024 * 1024,
         max_response_bytes: int = 512 * 1024 * 1024,
         trust_env: bool = True,
+        metadata: bool = True,
     ) -> None:
         self._async = AsyncClient(
             api_key,
@@ -120,6 +122,7 @@ class Client:
             max_download_bytes=max_download_bytes,
             max_response_bytes=max_response_bytes,
             trust_env=trust_env,
+            metadata=metadata,
         )
         self._lock = threading.Lock()
         self._portal: BlockingPortal | None = None
@@ -267,6 +270,7 @@ class Client:
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ImageResult:
         """Generate images from a text prompt. See :meth:`AsyncClient.generate`.
 
@@ -295,6 +299,7 @@ class Client:
                 retry=retry,
                 client_request_id=client_request_id,
                 extra_headers=extra_headers,
+                metadata=metadata,
             )
         )
 
@@ -315,6 +320,7 @@ class Client:
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ImageResult:
         """Edit or combine images according to a prompt. See :meth:`AsyncClient.edit`.
 
@@ -345,6 +351,7 @@ class Client:
                 retry=retry,
                 client_request_id=client_request_id,
                 extra_headers=extra_headers,
+                metadata=metadata,
             )
         )
 
@@ -368,6 +375,7 @@ class Client:
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
         client_request_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ImageResult:
         """Send a prepared :class:`ImageRequest`. See :meth:`AsyncClient.send`.
 
@@ -389,6 +397,7 @@ class Client:
                 retry=retry,
                 client_request_id=client_request_id,
                 extra_headers=extra_headers,
+                metadata=metadata,
             )
         )
 
@@ -411,6 +420,8 @@ class Client:
         timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        shard: Shard | None = None,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Batch:
         """Run many requests concurrently; iterate with a plain ``for`` loop.
 
@@ -446,6 +457,8 @@ class Client:
             timeout=timeout,
             max_retries=max_retries,
             retry=retry,
+            shard=shard,
+            metadata=metadata,
         )
         return Batch(self, async_batch)
 

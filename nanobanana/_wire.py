@@ -8,6 +8,8 @@ is decided in ``_converter`` alone.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from ._results import Usage
@@ -80,6 +82,16 @@ class ManifestRecord:
             milliseconds (3 places) by the converter, so callers pass the raw figure.
         usage: What the request cost, written with only the figures reported.
         request_id: The API's ``x-inference-id`` of the last response.
+        model: The id of the model the request was sent to (or would have been).
+        parameters: The request's parameters sent besides the model, prompt and
+            images: ``num_images``, ``aspect_ratio``, ``resolution``, ``provider``,
+            ``enable_web_search`` and the ``extra_body`` fields, those set.
+        id: The request's ``id`` label.
+        tag: The request's ``tag`` label.
+        vars: The template values the prompt was made from.
+        line: The line of the input file the request came from.
+        repeat: Which copy of a repeated request this is, when above 0.
+        finished_at: When the line was written: UTC, ISO 8601, to the millisecond.
     """
 
     index: int
@@ -94,3 +106,11 @@ class ManifestRecord:
     elapsed: float
     usage: Usage | None = None
     request_id: str | None = None
+    model: str | None = None
+    parameters: dict[str, Any] | None = None
+    id: str | None = None
+    tag: str | None = None
+    vars: dict[str, Any] | None = None
+    line: int | None = None
+    repeat: int | None = None
+    finished_at: str | None = None

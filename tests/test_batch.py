@@ -719,13 +719,13 @@ async def test_closing_a_batch_waits_for_an_image_being_written(
     writing, written = threading.Event(), threading.Event()
     real_write = atomic_write
 
-    def slow_write(target: Path, data: bytes) -> None:
+    def slow_write(target: Path, data: bytes, tag: str = "") -> None:
         writing.set()
         time.sleep(0.3)
-        real_write(target, data)
+        real_write(target, data, tag)
         written.set()
 
-    monkeypatch.setattr("nanobanana._batch._manifest.atomic_write", slow_write)
+    monkeypatch.setattr("nanobanana._results.atomic_write", slow_write)
     batch = client.batch(prompts(1), out_dir=tmp_path)
 
     async def consume() -> None:
@@ -801,10 +801,10 @@ async def test_the_summary_stops_its_clock_when_the_batch_ends(client: nb.AsyncC
 async def test_a_full_disk_stops_the_batch_with_the_disk_error(
     client: nb.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_space(target: Path, data: bytes) -> None:
+    def no_space(target: Path, data: bytes, tag: str = "") -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("nanobanana._batch._manifest.atomic_write", no_space)
+    monkeypatch.setattr("nanobanana._results.atomic_write", no_space)
     with pytest.raises(OSError, match="No space left"):
         await collect(client.batch(prompts(10), out_dir=tmp_path, concurrency=2))
     lines = manifest(tmp_path)

@@ -168,10 +168,10 @@ async def test_a_disk_full_before_the_batch_starts_stops_it_at_once(
 async def test_a_full_disk_stops_the_batch_with_the_disk_error(
     client: nb.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_space(target: Path, data: bytes) -> None:
+    def no_space(target: Path, data: bytes, tag: str = "") -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("nanobanana._batch._manifest.atomic_write", no_space)
+    monkeypatch.setattr("nanobanana._results.atomic_write", no_space)
     batch = client.batch(prompts(10), out_dir=tmp_path, concurrency=2)
     with anyio.fail_after(NO_HANG), pytest.raises(OSError, match="No space left"):
         await batch.run()
@@ -187,12 +187,12 @@ async def test_when_the_second_image_of_an_item_cannot_be_written_the_item_is_no
 ) -> None:
     from nanobanana._files import atomic_write
 
-    def second_fails(target: Path, data: bytes) -> None:
+    def second_fails(target: Path, data: bytes, tag: str = "") -> None:
         if target.stem.endswith("-2"):
             raise OSError(errno.ENOSPC, "No space left on device")
-        atomic_write(target, data)
+        atomic_write(target, data, tag)
 
-    monkeypatch.setattr("nanobanana._batch._manifest.atomic_write", second_fails)
+    monkeypatch.setattr("nanobanana._results.atomic_write", second_fails)
     request = nb.ImageRequest(prompt="a pair of kites", num_images=2)
     batch = client.batch([request], out_dir=tmp_path)
     items: list[nb.BatchItem] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import signal
@@ -14,9 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from _helpers import against, cli, manifest
 
+from nanobanana._cli._common import Interrupt, signals_restored
 from nanobanana.testing import FakeServer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -157,3 +160,41 @@ def test_a_second_ctrl_c_always_ends_the_program_at_once(tmp_path: Path) -> None
             # finished, while the interpreter shuts down, may make Python itself print
             # "Exception ignored ... KeyboardInterrupt"; the program still ends at once.)
             assert "Traceback" not in stderr, f"attempt {attempt}: {stderr}"
+
+
+def test_a_ctrl_c_as_the_command_starts_cancels_its_work_without_a_traceback() -> None:
+    # The signal lands once the event loop runs but before the batch has begun: asyncio's
+    # own handler would raise KeyboardInterrupt wherever the loop happens to be.
+    interrupt = Interrupt()
+    steps: list[str] = []
+
+    async def command() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        await anyio.sleep(0)
+        with interrupt.cancelling():
+            await anyio.sleep(30)
+            steps.append("worked on")  # never: the work starts cancelled
+        steps.append("summary shown")
+
+    with signals_restored(), interrupt:
+        anyio.run(command, backend="asyncio")
+    assert steps == ["summary shown"]
+    assert (interrupt.hit, interrupt.exit_code) == (True, 130)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_sigterm_during_the_work_cancels_it_and_exits_143() -> None:
+    interrupt = Interrupt()
+    steps: list[str] = []
+
+    async def command() -> None:
+        with interrupt.cancelling():
+            os.kill(os.getpid(), signal.SIGTERM)
+            await anyio.sleep(30)
+            steps.append("worked on")
+        steps.append("summary shown")
+
+    with signals_restored(), interrupt:
+        anyio.run(command, backend="asyncio")
+    assert steps == ["summary shown"]
+    assert (interrupt.signal_name, interrupt.exit_code) == ("SIGTERM", 143)

@@ -383,7 +383,7 @@ async def test_request_id_is_the_x_inference_id_header() -> None:
 
 
 async def test_save_to_a_file_path_writes_the_bytes(client: nb.AsyncClient, tmp_path: Path) -> None:
-    result = await client.generate("a red kite")
+    result = await client.generate("a red kite", metadata=False)
 
     path = result.image.save(tmp_path / "kite.png")
 
@@ -393,7 +393,7 @@ async def test_save_to_a_file_path_writes_the_bytes(client: nb.AsyncClient, tmp_
 
 
 async def test_save_replaces_the_file_atomically(client: nb.AsyncClient, tmp_path: Path) -> None:
-    result = await client.generate("a red kite")
+    result = await client.generate("a red kite", metadata=False)
     target = tmp_path / "kite.png"
     target.write_bytes(b"old picture")
     reader_view = tmp_path / "still-open.png"
@@ -410,7 +410,7 @@ async def test_save_replaces_the_file_atomically(client: nb.AsyncClient, tmp_pat
 async def test_save_to_a_directory_names_the_file_from_its_type(
     client: nb.AsyncClient, tmp_path: Path
 ) -> None:
-    result = await client.generate("a red kite", num_images=2)
+    result = await client.generate("a red kite", num_images=2, metadata=False)
 
     into_dir = result.image.save(tmp_path)
     into_new_dir = result.image.save(f"{tmp_path}/new/")

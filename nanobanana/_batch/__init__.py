@@ -16,9 +16,10 @@ The parts, each readable alone:
 """
 
 from ._async_batch import AsyncBatch
+from ._attempts import SharedAttempts
 from ._items import BatchItem, BatchStatus, BatchSummary, SkipReason
-from ._manifest import MANIFEST_NAME, image_file_name, read_manifest, slugify
-from ._options import BatchInput, BatchOptions, ProgressCallback
+from ._manifest import MANIFEST_NAME, image_file_name, manifest_paths, read_manifest, slugify
+from ._options import BatchInput, BatchOptions, ProgressCallback, Shard
 from ._sender import Sender
 
 __all__ = [
@@ -31,8 +32,11 @@ __all__ = [
     "BatchSummary",
     "ProgressCallback",
     "Sender",
+    "Shard",
+    "SharedAttempts",
     "SkipReason",
     "image_file_name",
+    "manifest_paths",
     "read_manifest",
     "slugify",
 ]

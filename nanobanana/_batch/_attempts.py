@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 
+from .._retry import AttemptHooks
 from ._throttle import Throttle
 
-__all__ = ["ItemAttempts"]
+__all__ = ["ItemAttempts", "SharedAttempts"]
 
 
 class ItemAttempts:
@@ -49,3 +50,24 @@ class ItemAttempts:
             return "retry budget exhausted: most recent requests are failing"
         self._retry_cost += self._throttle.budget.retry_cost
         return None
+
+
+class SharedAttempts:
+    """The hooks of one batch item, shared by the requests it fans out into.
+
+    Attempts are numbered across those requests, so the item counts every one sent.
+    """
+
+    def __init__(self, hooks: AttemptHooks) -> None:
+        self._hooks = hooks
+        self._sent = 0
+
+    async def before_attempt(self, attempt: int) -> None:
+        self._sent += 1
+        await self._hooks.before_attempt(self._sent)
+
+    def after_attempt(self, error: BaseException | None) -> None:
+        self._hooks.after_attempt(error)
+
+    def refuse_retry(self, error: Exception) -> str | None:
+        return self._hooks.refuse_retry(error)

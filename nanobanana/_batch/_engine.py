@@ -63,6 +63,7 @@ class _Work:
     index: int
     request: ImageRequest | None = None
     key: str | None = None
+    model: str | None = None
     attempts: ItemAttempts | None = None
 
     def item(self, status: BatchStatus, **outcome: Any) -> BatchItem:
@@ -71,6 +72,7 @@ class _Work:
             index=self.index,
             request=self.request,
             key=self.key,
+            model=self.model,
             status=status,
             attempts=sent.count if sent is not None else 0,
             elapsed=sent.elapsed() if sent is not None else 0.0,
@@ -150,7 +152,9 @@ class Engine:
         """Prepare ``out_dir`` and its manifest; whether the batch may go on."""
         options = self._options
         try:
-            done = self.ledger.open(options.out_dir, resume=options.resume, dry_run=options.dry_run)
+            done = self.ledger.open(
+                options.out_dir, resume=options.resume, dry_run=options.dry_run, shard=options.shard
+            )
         except OSError as exc:  # out_dir cannot be made, or its manifest opened
             self._crash_with(exc)
             return False
@@ -213,12 +217,17 @@ class Engine:
             request = work.request = (
                 raw if isinstance(raw, ImageRequest) else ImageRequest(prompt=raw)
             )
-            model = self._sender.resolve_model(request)
+            model = work.model = self._sender.resolve_model(request)
             key = work.key = request_key(request, model)
         except ValidationError as exc:
+            shard = self._options.shard
+            if shard is not None and not shard.takes_position(work.index):
+                return work.skipped("other_shard")  # no key: reported by one shard only
             if self._options.fail_fast:
                 self._stop(exc)
             return work.failed(exc)
+        if self._options.shard is not None and not self._options.shard.takes(key):
+            return work.skipped("other_shard")
         if self._admission.done_before(key):
             return work.skipped("done")
         if self._options.dry_run:

@@ -17,8 +17,9 @@ __all__ = ["BatchItem", "BatchStatus", "BatchSummary", "SkipReason"]
 BatchStatus = Literal["ok", "failed", "skipped"]
 #: ``done``: succeeded in an earlier run (resume); ``budget``: the spend cap was reached;
 #: ``stopped``: the batch stopped (401, 403, ``fail_fast``) before the item finished;
-#: ``dry_run``: valid, and not sent because of ``dry_run=True``.
-SkipReason = Literal["done", "budget", "stopped", "dry_run"]
+#: ``dry_run``: valid, and not sent because of ``dry_run=True``; ``other_shard``: the
+#: input is another shard's (see :class:`Shard`), and is not in this one's manifest.
+SkipReason = Literal["done", "budget", "stopped", "dry_run", "other_shard"]
 
 
 @attrs.frozen(kw_only=True)
@@ -40,6 +41,8 @@ class BatchItem:
         paths: Where the images were written, when ``out_dir`` is set.
         usage: Credits and USD the API reported for this item.
         request_id: The API's ``x-inference-id`` of the successful answer.
+        model: The id of the model the request went to (or would have gone to);
+            ``None`` when the input could not be made into a request.
 
     Example:
         >>> import nanobanana as nb
@@ -62,6 +65,7 @@ class BatchItem:
     paths: tuple[Path, ...] = ()
     usage: Usage | None = None
     request_id: str | None = None
+    model: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 from .._models import ImageResult
+from .._shard import Shard, manifest_name
 from ._items import BatchItem, BatchSummary
 from ._manifest import (
-    MANIFEST_NAME,
     ImageFolder,
     ManifestWriter,
     clean_partial_files,
@@ -60,10 +60,13 @@ class Ledger:
         self._manifest: ManifestWriter | None = None
         self.folder: ImageFolder | None = None
 
-    def open(self, out_dir: Path | None, *, resume: bool, dry_run: bool) -> Counter[str]:
-        """Prepare ``out_dir`` and open its manifest; return the keys done before
-        (with ``resume``: finished ok, their images still there), each with how many
-        times. Raises the ``OSError`` when ``out_dir`` cannot be prepared."""
+    def open(
+        self, out_dir: Path | None, *, resume: bool, dry_run: bool, shard: Shard | None = None
+    ) -> Counter[str]:
+        """Prepare ``out_dir`` and open its manifest (the ``shard``'s own, if one is
+        given); return the keys done before (with ``resume``: finished ok in any
+        manifest there, their images still there), each with how many times. Raises
+        the ``OSError`` when ``out_dir`` cannot be prepared."""
         if out_dir is None:
             return Counter()
         done, gone = read_earlier_runs(out_dir)
@@ -72,14 +75,14 @@ class Ledger:
         if dry_run:
             return done  # a dry run reads the manifest, to count what a resume would send
         out_dir.mkdir(parents=True, exist_ok=True)
-        removed = clean_partial_files(out_dir)
+        removed = clean_partial_files(out_dir, shard)
         if removed:
             log.info(
                 "removed %d partial file(s) left in %s by an interrupted run", removed, out_dir
             )
-        self._manifest = ManifestWriter(out_dir / MANIFEST_NAME)
+        self._manifest = ManifestWriter(out_dir / manifest_name(shard))
         self._manifest.open()
-        self.folder = ImageFolder(out_dir, gone)
+        self.folder = ImageFolder(out_dir, gone, shard.tag if shard is not None else "")
         return done
 
     def close(self) -> None:
@@ -93,7 +96,8 @@ class Ledger:
         self.statuses[item.status] += 1
         if item.skip_reason is not None:
             self.skip_reasons[item.skip_reason] += 1
-        if self._manifest is not None and item.skip_reason != "done":
+        # Done before: its line is there already; another shard's: not this one's.
+        if self._manifest is not None and item.skip_reason not in ("done", "other_shard"):
             self._manifest.write(item)
 
     def account(self, result: ImageResult, written: int) -> None:

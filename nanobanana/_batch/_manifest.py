@@ -4,7 +4,8 @@ One JSON line is appended and flushed per finished item, so a batch killed at an
 moment leaves a manifest whose every complete line is true. A line cut short by a
 kill is ignored on reading. Resuming trusts only ``ok`` lines, matched by the
 request's stable key (not by its position), so a reordered or edited input file
-still resumes correctly.
+still resumes correctly. A shard of a batch writes its own manifest
+(``manifest-03-of-16.jsonl``); a resume reads every ``manifest*.jsonl`` of the folder.
 """
 
 from __future__ import annotations
@@ -13,13 +14,19 @@ import collections
 import contextlib
 import json
 import os
+import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .._converter import ManifestRecord, manifest_line
-from .._models import ImageResult, atomic_write
+from .._converter import ManifestRecord, manifest_line, sent_parameters
+from .._models import ImageRequest
+from .._provenance import sidecar_path
+from .._results import ImageResult, write_image
+from .._shard import MANIFEST_NAME, Shard
 from ._items import BatchItem
 
 __all__ = [
@@ -28,12 +35,12 @@ __all__ = [
     "ManifestWriter",
     "clean_partial_files",
     "image_file_name",
+    "manifest_paths",
     "read_earlier_runs",
     "read_manifest",
     "slugify",
 ]
 
-MANIFEST_NAME = "manifest.jsonl"
 _SLUG_LEN = 40  # characters
 _SLUG_BYTES = 100  # UTF-8 bytes: file names are limited to 255 bytes on most systems
 
@@ -90,20 +97,52 @@ def image_file_name(index: int, prompt: str, suffix: str, position: int, count: 
     return f"{index:06d}-{slugify(prompt)}{extra}{suffix}"
 
 
-def clean_partial_files(directory: Path) -> int:
-    """Remove temporary files a killed batch left behind; return how many."""
+#: A temporary file of another writer is left alone until it is this old (seconds): it
+#: may be a live shard's image being written. Writing one takes seconds at most.
+STALE_PARTIAL_SECONDS = 30 * 60
+_PARTIAL_TAG = re.compile(r"\.(s\d+of\d+)-[0-9a-f]+\.part$")
+
+
+def clean_partial_files(directory: Path, shard: Shard | None = None) -> int:
+    """Remove temporary files a killed batch left behind; return how many.
+
+    Those of this writer (this ``shard``, or an unsharded batch) go at once; those of
+    another shard (or of an unsharded batch, for a shard) only once they are
+    :data:`STALE_PARTIAL_SECONDS` old, so a live shard's image is never removed.
+    """
     removed = 0
     if not directory.is_dir():
         return 0
+    own = shard.tag if shard is not None else None
+    stale_before = time.time() - STALE_PARTIAL_SECONDS
     for entry in directory.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(".part") and entry.is_file():
-            entry.unlink(missing_ok=True)
-            removed += 1
+        if not (entry.name.startswith(".") and entry.name.endswith(".part")):
+            continue
+        match = _PARTIAL_TAG.search(entry.name)
+        try:
+            if not entry.is_file():
+                continue
+            if (match[1] if match else None) != own and entry.stat().st_mtime > stale_before:
+                continue  # another writer's, and maybe being written right now
+            entry.unlink()
+        except FileNotFoundError:
+            continue  # renamed into place, or removed, meanwhile
+        removed += 1
     return removed
 
 
-def read_manifest(path: Path) -> Iterator[dict[str, Any]]:
-    """Every complete, parseable line of a manifest, in order; torn lines are skipped."""
+def manifest_paths(out_dir: Path) -> list[Path]:
+    """Every manifest in ``out_dir``: ``manifest.jsonl`` and those of shards, sorted."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(path for path in out_dir.glob("manifest*.jsonl") if path.is_file())
+
+
+def read_manifest(path: Path, *, keyed: bool = True) -> Iterator[dict[str, Any]]:
+    """Every complete, parseable line of a manifest, in order; torn lines are skipped.
+
+    With ``keyed`` (the default), only the lines of requests (those with a key);
+    without, those of inputs that were no request too."""
     if not path.exists():
         return
     with path.open("rb") as fh:
@@ -114,12 +153,12 @@ def read_manifest(path: Path) -> Iterator[dict[str, Any]]:
                 doc = json.loads(raw)
             except ValueError:
                 continue
-            if isinstance(doc, dict) and isinstance(doc.get("key"), str):
+            if isinstance(doc, dict) and (isinstance(doc.get("key"), str) or not keyed):
                 yield doc
 
 
 def read_earlier_runs(out_dir: Path) -> tuple[collections.Counter[str], set[str]]:
-    """What earlier runs left in ``out_dir``, as its manifest tells.
+    """What earlier runs left in ``out_dir``, as its manifests (of every shard) tell.
 
     Returns how many times each request key finished ``ok`` with every image it
     names still in ``out_dir`` (an ``ok`` whose files are gone is not done), and the
@@ -128,7 +167,8 @@ def read_earlier_runs(out_dir: Path) -> tuple[collections.Counter[str], set[str]
     """
     done: collections.Counter[str] = collections.Counter()
     gone: set[str] = set()
-    for doc in read_manifest(out_dir / MANIFEST_NAME):
+    docs = (doc for path in manifest_paths(out_dir) for doc in read_manifest(path))
+    for doc in docs:
         names = doc.get("paths", [])
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             continue  # not a line this package wrote
@@ -204,7 +244,7 @@ def _write_all(fh: IO[bytes], data: bytes) -> None:
 
 
 def _record(item: BatchItem) -> ManifestRecord:
-    error = item.error
+    error, request = item.error, item.request
     return ManifestRecord(
         index=item.index,
         key=item.key,
@@ -218,7 +258,22 @@ def _record(item: BatchItem) -> ManifestRecord:
         elapsed=item.elapsed,
         usage=item.usage,
         request_id=item.request_id,
+        model=item.model,
+        **(_labels(request) if request is not None else {}),
+        finished_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
     )
+
+
+def _labels(request: ImageRequest) -> dict[str, Any]:
+    """What a manifest line records of a request besides its prompt."""
+    return {
+        "parameters": sent_parameters(request),
+        "id": request.id,
+        "tag": request.tag,
+        "vars": dict(request.vars) if request.vars is not None else None,
+        "line": request.line,
+        "repeat": request.repeat or None,
+    }
 
 
 class ImageFolder:
@@ -229,9 +284,10 @@ class ImageFolder:
     does.
     """
 
-    def __init__(self, path: Path, recorded_missing: set[str]) -> None:
+    def __init__(self, path: Path, recorded_missing: set[str], tag: str = "") -> None:
         self.path = path
         self._retired = recorded_missing
+        self._tag = tag  # marks the temporary files of a shard
 
     def write(self, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:
         """Write the images of one item (each atomically); their paths.
@@ -245,12 +301,13 @@ class ImageFolder:
             for position, image in enumerate(result.images):
                 name = image_file_name(index, prompt, image.suffix, position, count)
                 target = self._free(name[: -len(image.suffix)], image.suffix)
-                atomic_write(target, image.data)
+                write_image(target, image, self._tag)
                 paths.append(target)
         except BaseException:
             for path in paths:
                 with contextlib.suppress(OSError):
                     path.unlink()
+                    sidecar_path(path).unlink(missing_ok=True)
             raise
         return tuple(paths)
 

@@ -11,9 +11,10 @@ import attrs
 from .._config import check_bool, check_int, check_number, per_call_error
 from .._errors import ConfigurationError, ValidationError
 from .._models import ImageRequest
+from .._shard import Shard
 from ._items import BatchSummary
 
-__all__ = ["BatchInput", "BatchOptions", "ProgressCallback"]
+__all__ = ["BatchInput", "BatchOptions", "ProgressCallback", "Shard"]
 
 #: One input of a batch: a prompt, or a full request.
 BatchInput: TypeAlias = str | ImageRequest
@@ -41,6 +42,11 @@ def _checked_with(check: Callable[..., Any], **bounds: Any) -> Validator:
 def _callback(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not callable(value):
         raise ValidationError(attribute.name, f"must be callable, got {value!r}")
+
+
+def _shard(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, Shard):
+        raise ValidationError(attribute.name, f"must be a Shard or None, got {value!r}")
 
 
 _count = _checked_with(check_int, minimum=1)
@@ -75,6 +81,7 @@ class BatchOptions:
     max_credits: float | None = attrs.field(default=None, validator=_checked_with(check_number))
     dry_run: bool = attrs.field(default=False, validator=_flag)
     progress: ProgressCallback | None = attrs.field(default=None, validator=_callback)
+    shard: Shard | None = attrs.field(default=None, validator=_shard)
 
     def __attrs_post_init__(self) -> None:
         if self.resume and self.out_dir is None:

@@ -12,8 +12,8 @@ bottom up:
 * :mod:`._common`: what every command shares (the client, Ctrl-C, logging, JSON out);
 * :mod:`._lines`, :mod:`._inputs`: batch input files and stdin;
 * the commands: :mod:`._generate_cmd` (generate, edit), :mod:`._models_cmd`,
-  :mod:`._batch_run` with :mod:`._batch_cmd` and :mod:`._demo_cmd`,
-  :mod:`._gallery_cmd`;
+  :mod:`._batch_run` with :mod:`._batch_cmd` and :mod:`._demo_cmd`, :mod:`._status_cmd`,
+  :mod:`._inspect_cmd`, :mod:`._gallery_cmd`;
 * :mod:`._dispatch`: runs the command the arguments name.
 
 This module imports the parser only; the commands (and with them aiohttp, rich and

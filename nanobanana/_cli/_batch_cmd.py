@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import attrs
 
 from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
+from nanobanana._shard import Shard
 
 from ._batch_run import BatchRun
 from ._common import open_client, route_logs
@@ -22,6 +22,7 @@ from ._generate_cmd import check_folder, warn_unknown_model
 from ._inputs import FileSource, LineMap, StdinSource, detect_format, sniff_format, spool_stdin
 from ._lines import BadLine, Defaults
 from ._make_reporter import make_reporter
+from ._variations import check_variation_args, repeated, template_defaults, variations
 
 __all__ = ["cmd_batch"]
 
@@ -33,17 +34,21 @@ def cmd_batch(args: Any) -> int:
     """``batch INPUT -o OUT``: see the command's ``--help`` for formats and output."""
     reporter = make_reporter(args.progress, quiet=args.quiet)
     route_logs(reporter, args.verbose)
-    defaults = _defaults(args)
+    check_variation_args(args)
+    defaults = template_defaults(args, _defaults(args))
+    shard = _shard(args.shard)
     out = Path(args.output).expanduser()
     check_folder(out, f"-o {args.output}")  # before anything is read or sent
     if args.fake or args.dry_run:
         warn_unknown_model(args.model, reporter)
-    fmt = detect_format(args.input, args.format)
-    display = "<stdin>" if args.input == "-" else args.input
+    fmt = detect_format(args.input, args.format) if args.input is not None else "none"
+    display = {"-": "<stdin>", None: "--template"}.get(args.input, args.input)
     run = BatchRun(source=(), lines=LineMap(), reporter=reporter, display=display, json=args.json)
     spooled: Path | None = None
     try:
-        if args.input == "-" and not (args.strict or fmt == "csv"):
+        if args.input is None:
+            run.source = variations(args, defaults)
+        elif args.input == "-" and not (args.strict or fmt == "csv"):
             stream = StdinSource(sys.stdin.buffer, fmt, defaults, run.bad_line)
             run.source, run.lines = stream, stream.lines
         else:
@@ -53,7 +58,10 @@ def cmd_batch(args: Any) -> int:
             path = spooled or Path(args.input).expanduser()
             source = _open_file(run, path, fmt, defaults, args.strict)
             run.source, run.lines = source, source.lines
-        code: int = anyio.run(_run_batch, run, args, _batch_options(args, out), backend="asyncio")
+        run.source, run.lines = repeated(run.source, run.lines, args.repeat)
+        options = _batch_options(args, out) | {"shard": shard}
+        with run.interrupt:
+            code: int = anyio.run(_run_batch, run, args, options, backend="asyncio")
     finally:
         if spooled is not None:
             spooled.unlink(missing_ok=True)
@@ -81,6 +89,17 @@ async def _run_batch(run: BatchRun, args: Any, options: dict[str, Any]) -> int:
         return await run.run(client, "batch", **options)
 
 
+def _shard(text: str | None) -> Shard | None:
+    """The shard that ``--shard`` names: ``K/N``, or ``auto`` (from the environment)."""
+    if text is None:
+        return None
+    try:
+        return Shard.from_env() if text.strip() == "auto" else Shard.parse(text)
+    except ValidationError as exc:
+        why = str(exc).removeprefix("shard: ").removeprefix("auto: ")
+        raise UsageError(f"--shard {text}: {why}") from None
+
+
 def _defaults(args: Any) -> Defaults:
     defaults = Defaults(
         model=args.model,
@@ -89,7 +108,7 @@ def _defaults(args: Any) -> Defaults:
         resolution=args.resolution,
     )
     try:  # a bad flag value is a usage error, not one bad line per input line
-        ImageRequest(prompt="check", **attrs.asdict(defaults))
+        ImageRequest(prompt="check", **defaults.options())
     except ValidationError as exc:
         raise UsageError(str(exc)) from None
     return defaults

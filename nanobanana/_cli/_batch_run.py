@@ -19,17 +19,18 @@ import anyio
 import attrs
 
 from nanobanana._batch import (
-    MANIFEST_NAME,
     AsyncBatch,
     BatchItem,
     BatchSummary,
     SkipReason,
+    manifest_paths,
     read_manifest,
 )
 from nanobanana._client import AsyncClient
 from nanobanana._converter import request_key
 from nanobanana._errors import NanoBananaError, ValidationError
 from nanobanana._models import ImageRequest
+from nanobanana._shard import manifest_name
 
 from ._common import Interrupt, print_json
 from ._exit import EXIT_FAILED, EXIT_OK, UsageError
@@ -56,6 +57,8 @@ class BatchRun:
     reporter: Reporter
     display: str
     json: bool = False
+    #: Ctrl-C and SIGTERM: install it around the event loop (``with run.interrupt:``).
+    interrupt: Interrupt = attrs.Factory(Interrupt)
     invalid: int = 0
     failures_shown: int = 0
     summary: BatchSummary | None = None
@@ -73,7 +76,8 @@ class BatchRun:
     async def run(self, client: AsyncClient, title: str, **options: Any) -> int:
         """Run the batch to its end (or Ctrl-C); show the summary; return the exit code."""
         out_dir: Path | None = options.get("out_dir")
-        manifest = out_dir / MANIFEST_NAME if out_dir is not None else None
+        shard = options.get("shard")
+        manifest = out_dir / manifest_name(shard) if out_dir is not None else None
         if manifest is not None and not options.get("resume") and not options.get("dry_run"):
             self._warn_existing(manifest)
         offset = _size(manifest)
@@ -83,13 +87,13 @@ class BatchRun:
         except ValidationError as exc:
             raise UsageError(str(exc)) from None
         fatal: Exception | None = None
-        with Interrupt() as interrupt:
-            self.reporter.start(title, batch.summary.total)
-            try:
-                with interrupt.scope:
-                    fatal = await self._drain(batch)
-            finally:
-                self.reporter.stop(batch.summary)
+        interrupt = self.interrupt
+        self.reporter.start(title, batch.summary.total)
+        try:
+            with interrupt.cancelling():
+                fatal = await self._drain(batch)
+        finally:
+            self.reporter.stop(batch.summary)
         if self.json:
             self._print_unprinted(client, manifest, offset, options)
         self.summary = summary = batch.summary
@@ -179,7 +183,9 @@ class BatchRun:
 
     def _exit_code(self, s: BatchSummary, fatal: Exception | None) -> int:
         unfinished = sum(
-            n for why, n in s.skipped_by_reason.items() if why not in ("done", "dry_run")
+            n
+            for why, n in s.skipped_by_reason.items()
+            if why not in ("done", "dry_run", "other_shard")
         )
         if fatal is not None or s.failed or self.invalid or unfinished:
             return EXIT_FAILED
@@ -202,14 +208,23 @@ def _unwritten_item(
 ) -> BatchItem:
     """The item the batch recorded without a manifest line: done before, or a dry run's."""
     try:
-        key = request_key(request, client.resolve_model(request))
+        model = client.resolve_model(request)
+        key = request_key(request, model)
     except ValidationError as exc:
         return BatchItem(index=index, request=request, key=None, status="failed", error=exc)
+    shard = options.get("shard")
+    if shard is not None and not shard.takes(key):
+        return BatchItem(
+            index=index, request=request, key=key, status="skipped", skip_reason="other_shard"
+        )
     done = not options.get("dry_run")
     if not done and options.get("resume") and manifest is not None:
-        done = any(d["key"] == key and d.get("status") == "ok" for d in read_manifest(manifest))
+        docs = (d for path in manifest_paths(manifest.parent) for d in read_manifest(path))
+        done = any(d["key"] == key and d.get("status") == "ok" for d in docs)
     reason: SkipReason = "done" if done else "dry_run"
-    return BatchItem(index=index, request=request, key=key, status="skipped", skip_reason=reason)
+    return BatchItem(
+        index=index, request=request, key=key, model=model, status="skipped", skip_reason=reason
+    )
 
 
 # -- remembering the requests read, and reading back what the manifest got -------------

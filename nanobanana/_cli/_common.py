@@ -64,19 +64,24 @@ def route_logs(reporter: Reporter, verbose: bool) -> None:
 
 
 class Interrupt:
-    """Turns the first Ctrl-C (SIGINT) or SIGTERM into cancelling :attr:`scope`; a second
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM into cancelling the command's work; a second
     one ends the program at once.
 
-    Cancelling (rather than a ``KeyboardInterrupt`` raised anywhere) lets the batch
-    close its manifest and the command print its summary before exiting with 130
-    (143 after SIGTERM). From the first signal on, until the command returns (see
-    :func:`signals_restored`), a second one exits at once with that code, whatever
-    the program is doing: nothing waits for a thread or the event loop to wind down.
+    Installed around the command's event loop (``with interrupt: anyio.run(...)``), so
+    that from the loop's first step to its last no signal is left to asyncio, which
+    would raise ``KeyboardInterrupt`` wherever the loop happens to be. Inside the loop,
+    :meth:`cancelling` marks the work that a first signal cancels: the batch closes its
+    manifest and the command prints its summary before exiting with 130 (143 after
+    SIGTERM). A first signal that comes before that work begins cancels it as it begins;
+    one that comes after it ended cancels nothing. From the first signal on,
+    until the command returns (see :func:`signals_restored`), a second one exits at once
+    with that code, whatever the program is doing: nothing waits for a thread or the
+    event loop to wind down.
     """
 
     def __init__(self) -> None:
-        self.scope = anyio.CancelScope()
         self.signal_name: str | None = None
+        self._scope: anyio.CancelScope | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._saved: dict[int, Any] = {}
 
@@ -92,20 +97,33 @@ class Interrupt:
 
     def __enter__(self) -> Interrupt:
         try:
-            self._loop = asyncio.get_running_loop()
             for name in _STOP_SIGNALS:
                 signum = getattr(signal, name)
                 self._saved[signum] = signal.signal(signum, self._on_signal)
-        except (RuntimeError, ValueError, OSError):
-            return self  # not the main thread: KeyboardInterrupt it is
+        except (ValueError, OSError):
+            pass  # not the main thread: KeyboardInterrupt it is
         return self
+
+    @contextmanager
+    def cancelling(self) -> Iterator[None]:
+        """Run the block in :attr:`scope`, cancelled by a first signal (call it inside
+        the event loop)."""
+        self._scope = scope = anyio.CancelScope()
+        self._loop = asyncio.get_running_loop()
+        if self.hit:
+            scope.cancel()  # the signal came before the work began
+        try:
+            with scope:
+                yield
+        finally:
+            self._loop = None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.signal_name is not None:
             _exit_now(self.exit_code)
         self.signal_name = signal.Signals(signum).name
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.scope.cancel)
+        if self._loop is not None and self._scope is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._scope.cancel)
 
     def __exit__(
         self,
@@ -145,7 +163,8 @@ def signals_restored() -> Iterator[None]:
 
 
 def client_settings(args: Any) -> dict[str, Any]:
-    """The client settings the command line gives (``--timeout``, ``--max-retries``).
+    """The client settings the command line gives (``--timeout``, ``--max-retries``,
+    ``--no-metadata``).
 
     Only what was given: the client's defaults stand for the rest (a timeout of
     ``None`` would mean "no limit", not "the default").
@@ -155,6 +174,8 @@ def client_settings(args: Any) -> dict[str, Any]:
         settings["timeout"] = args.timeout
     if args.max_retries is not None:
         settings["max_retries"] = args.max_retries
+    if getattr(args, "no_metadata", False):
+        settings["metadata"] = False
     return settings
 
 

@@ -60,7 +60,8 @@ def cmd_demo(args: Any) -> int:
     for i in range(len(requests)):
         lines.add(i + 1)
     run = BatchRun(source=requests, lines=lines, reporter=reporter, display="demo")
-    code: int = anyio.run(_run_demo, run, args, out, backend="asyncio")
+    with run.interrupt:
+        code: int = anyio.run(_run_demo, run, args, out, backend="asyncio")
     gallery_after_batch(out, reporter, args)
     summary = run.summary
     if summary is not None and summary.images_written:

@@ -13,7 +13,9 @@ from ._common import signals_restored
 from ._demo_cmd import cmd_demo
 from ._gallery_cmd import cmd_gallery
 from ._generate_cmd import cmd_generate
+from ._inspect_cmd import cmd_inspect
 from ._models_cmd import cmd_models
+from ._status_cmd import cmd_status
 
 __all__ = ["run"]
 
@@ -38,6 +40,10 @@ def _run(args: Any) -> int:
         return cmd_batch(args)
     if args.command == "demo":
         return cmd_demo(args)
+    if args.command == "status":
+        return cmd_status(args)
+    if args.command == "inspect":
+        return cmd_inspect(args)
     if args.command == "gallery":
         return cmd_gallery(args)
     return cmd_generate(args)  # generate and edit

@@ -18,10 +18,9 @@ from nanobanana._batch import slugify
 from nanobanana._catalog import known_models, model_info
 from nanobanana._converter import usage_record
 from nanobanana._errors import ConfigurationError, NanoBananaError, ValidationError
-from nanobanana._files import atomic_write
 from nanobanana._inputs import check_image
 from nanobanana._models import ImageRequest
-from nanobanana._results import GeneratedImage, ImageResult
+from nanobanana._results import GeneratedImage, ImageResult, write_image
 
 from ._common import Interrupt, open_client, print_json, route_logs
 from ._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
@@ -61,7 +60,8 @@ def cmd_generate(args: Any) -> int:
     if args.fake:
         warn_unknown_model(args.model, reporter)
     started = time.monotonic()
-    outcome = anyio.run(_send, args, request, reporter, backend="asyncio")
+    with Interrupt() as interrupt:
+        outcome = anyio.run(_send, args, request, reporter, interrupt, backend="asyncio")
     if outcome.interrupted:
         reporter.log(f"nanobanana {args.command}: interrupted")
         return outcome.exit_code
@@ -149,10 +149,12 @@ class _Outcome:
     exit_code: int = EXIT_INTERRUPTED  # 130 after Ctrl-C, 143 after SIGTERM
 
 
-async def _send(args: Any, request: ImageRequest, reporter: Reporter) -> _Outcome:
+async def _send(
+    args: Any, request: ImageRequest, reporter: Reporter, interrupt: Interrupt
+) -> _Outcome:
     outcome = _Outcome()
     async with open_client(args) as client:
-        with Interrupt() as interrupt, interrupt.scope:
+        with interrupt.cancelling():
             try:
                 model = client.resolve_model(request)
                 with reporter.status(f"{args.command} with {model}..."):
@@ -161,7 +163,8 @@ async def _send(args: Any, request: ImageRequest, reporter: Reporter) -> _Outcom
                 raise UsageError(str(exc)) from None
             except NanoBananaError as exc:
                 outcome.failure = exc
-    outcome.interrupted = interrupt.hit
+    # A signal that came once the answer was in interrupted nothing: the image is saved.
+    outcome.interrupted = interrupt.hit and outcome.result is None and outcome.failure is None
     outcome.exit_code = interrupt.exit_code
     return outcome
 
@@ -264,7 +267,7 @@ def save_result(result: ImageResult, target: OutputTarget, prompt: str) -> Saved
     for path, image in zip(paths, result.images, strict=True):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, image.data)
+            write_image(path, image)
             saved.written.append((path, image))
         except OSError as exc:
             _save_elsewhere(saved, image, path, exc, result.request_id)
@@ -303,7 +306,7 @@ def _save_elsewhere(
     for folder in _fallback_folders():
         path = free_path(folder, failed.stem, image.suffix)
         try:
-            atomic_write(path, image.data)
+            write_image(path, image)
         except OSError:
             continue
         saved.written.append((path, image))

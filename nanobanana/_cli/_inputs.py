@@ -60,10 +60,11 @@ class LineMap:
         self._next = 0
         self._lines: dict[int, int] = {}
 
-    def add(self, line: int) -> int:
+    def add(self, line: int | None) -> int:
         """Record the line of the next index handed to the batch; return the index."""
         index = self._next
-        self._lines[index] = line
+        if line is not None:
+            self._lines[index] = line
         self._next += 1
         return index
 

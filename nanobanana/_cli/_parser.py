@@ -26,11 +26,15 @@ input formats (chosen by the suffix, or --format):
           (start a prompt with \\# to begin it with #)
   .jsonl  one JSON object per line: "prompt" plus any of "model", "num_images",
           "aspect_ratio", "resolution", "images" (a path or URL, or a list of them)
-          and "extra_body" (an object); blank and # lines are skipped
+          and "extra_body" (an object), and the labels "id" and "tag" (recorded in
+          the manifest, not sent); blank and # lines are skipped
   .csv    a header row with a "prompt" column and any of the option columns above;
           "images" holds paths/URLs separated by |, "extra_body" a JSON object;
           an empty cell leaves the option unset
   -       stdin: jsonl when its first line starts with {, else txt
+  --template TEXT with --var NAME=VALUES (no INPUT): every combination of the
+          values; with a .csv or .jsonl INPUT: its columns (keys) fill the
+          placeholders, besides the option columns and id, tag
 Relative image paths are relative to the current directory. The -m, -n,
 --aspect-ratio and --resolution flags set defaults that a line can override.
 
@@ -45,11 +49,16 @@ line takes no index; the --json records carry the source "line" as well.
 --json output on stdout, one JSON object per line:
   {"type": "item", "index": 0, "line": 3, "status": "ok"|"failed"|"skipped",
    "skip_reason", "prompt", "paths", "request_id", "usage", "attempts",
-   "elapsed", "error": null | {"type", "message", "status", "request_id"}}
+   "elapsed", "error": null | {"type", "message", "status", "request_id"},
+   "model", "id", "tag", "vars"}
   {"type": "invalid", "line": 5, "error": {"type": "InputError", "message"}}
   and last {"type": "summary", "ok", "failed", "skipped", "invalid_lines",
    "images", "credits_used", "usd_spent", "elapsed", "manifest",
    "stop_reason", "interrupted", "exit_code", ...}
+
+--shard K/N: this process sends only its share of the inputs (by request key)
+and writes OUT/manifest-KK-of-NN.jsonl; the others are skipped as other_shard.
+--resume reads the manifests of every shard in OUT. See nanobanana status.
 
 exit codes: 0 all ok; 1 some items failed or invalid; 2 usage error; 130 Ctrl-C; 143 SIGTERM.
 """
@@ -136,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
             "prompts through the batch engine. With --base-url, run them there instead.",
         )
     )
+    _status_command(commands)
     _gallery_command(commands)
     _add_json(
         commands.add_parser(
@@ -146,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         "the list",
     )
+    _add_inspect(commands)
     return parser
 
 
@@ -201,6 +212,14 @@ def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _add_no_metadata(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-metadata",
+        action="store_true",
+        help="write the images exactly as the API sent them, without the generation record",
+    )
+
+
 def _add_no_gallery(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-gallery", action="store_true", help="do not write OUT/index.html at the end"
@@ -229,6 +248,7 @@ def _generate_arguments(gen: argparse.ArgumentParser) -> None:
         default=".",
         help="a folder (default: .), or a file name ending in .png/.jpg/.webp",
     )
+    _add_no_metadata(gen)
     _add_json(gen, "the result")
 
 
@@ -244,11 +264,17 @@ def _edit_arguments(edit: argparse.ArgumentParser) -> None:
     )
     _add_request_options(edit)
     edit.add_argument("-o", "--output", metavar="OUT", default=".", help="as for generate")
+    _add_no_metadata(edit)
     _add_json(edit, "the result")
 
 
 def _batch_arguments(batch: argparse.ArgumentParser) -> None:
-    batch.add_argument("input", metavar="INPUT", help="a .txt, .jsonl or .csv file, or - for stdin")
+    batch.add_argument(
+        "input",
+        metavar="INPUT",
+        nargs="?",
+        help="a .txt, .jsonl or .csv file, or - for stdin (none with --template and --var)",
+    )
     batch.add_argument("-o", "--output", metavar="OUT", required=True, help="output folder")
     batch.add_argument(
         "--format", choices=("txt", "jsonl", "csv"), help="the input format, if not by suffix"
@@ -272,12 +298,45 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
         metavar="CREDITS",
         help="the same cap, in API credits",
     )
+    batch.add_argument(
+        "--template", metavar="TEXT", help='a prompt template: "a {animal} in {style} style"'
+    )
+    batch.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUES",
+        help="values of a placeholder, comma-separated, or @FILE (one per line); repeatable",
+    )
+    batch.add_argument(
+        "--repeat", type=_positive_int, default=1, metavar="N", help="send each request N times"
+    )
     batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
     batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")
+    batch.add_argument(
+        "--shard",
+        metavar="K/N|auto",
+        help="send only shard K of N (K from 0), chosen by request key; auto: from "
+        "JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes) or SLURM_ARRAY_TASK_* (Slurm)",
+    )
     _add_request_options(batch, defaults=True)
+    _add_no_metadata(batch)
     _add_no_gallery(batch)
     _add_progress(batch)
     _add_json(batch, "one record per item and a summary")
+
+
+def _status_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    status = commands.add_parser(
+        "status",
+        help="sum up a batch's folder: every shard's manifest in one summary",
+        description="Read every manifest in OUT_DIR (manifest.jsonl and one per shard) "
+        "and sum them up: requests by outcome, images, spend, a line per manifest, "
+        "shards that have not started.",
+        epilog="exit codes: 0 every request ok and every shard started; 1 some failed or "
+        "skipped, or a shard has no manifest; 2 usage error (no such folder, no manifest).",
+    )
+    status.add_argument("out_dir", metavar="OUT_DIR", help="the folder of a batch (its -o)")
+    _add_json(status, "the summary")
 
 
 def _gallery_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -298,5 +357,18 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
         default="nanobanana-demo",
         help="default: ./nanobanana-demo",
     )
+    _add_no_metadata(demo)
     _add_no_gallery(demo)
     _add_progress(demo)
+
+
+def _add_inspect(commands: argparse._SubParsersAction[_Parser]) -> None:
+    inspect = commands.add_parser(
+        "inspect",
+        help="print the generation record saved in images",
+        description="Print the generation record each image carries (or its NAME.json "
+        "sidecar): prompt, model, parameters, request id, usage. Exit code 1 when a "
+        "file has none or cannot be read.",
+    )
+    inspect.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    _add_json(inspect, "the records (one JSON object per image)")

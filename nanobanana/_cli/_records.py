@@ -42,6 +42,19 @@ def item_record(item: BatchItem, line: int | None) -> dict[str, Any]:
         "attempts": item.attempts,
         "elapsed": round(item.elapsed, 3),
         "error": error_record(item.error) if item.error is not None else None,
+        "model": item.model,
+        **_labels(item),
+    }
+
+
+def _labels(item: BatchItem) -> dict[str, Any]:
+    request = item.request
+    if request is None:
+        return {"id": None, "tag": None, "vars": None}
+    return {
+        "id": request.id,
+        "tag": request.tag,
+        "vars": dict(request.vars) if request.vars is not None else None,
     }
 
 
@@ -93,4 +106,5 @@ def manifest_item_record(doc: dict[str, Any], line: int | None, out_dir: Path) -
         "attempts": doc.get("attempts", 0),
         "elapsed": round(doc.get("elapsed", 0.0), 3),
         "error": error,
+        **{name: doc.get(name) for name in ("model", "id", "tag", "vars")},
     }
