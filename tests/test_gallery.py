@@ -18,7 +18,7 @@ from hypothesis import given, strategies as st
 import nanobanana as nb
 from nanobanana._gallery import GALLERY_NAME
 from nanobanana._gallery._page import embed_json
-from nanobanana._gallery._records import gallery_data, latest_records, manifest_paths
+from nanobanana._gallery._records import gallery_data, latest_records
 from nanobanana.testing import FakeServer
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -75,6 +75,30 @@ def test_a_batch_gets_a_gallery_of_every_item(sync_client: nb.Client, tmp_path: 
     assert summary["counts"] == {"ok": 3}
     assert summary["images"] == 3
     assert summary["usd"] == pytest.approx(sum(i.usage.usd_spent or 0 for i in items if i.usage))
+
+
+def test_a_templated_batch_shows_its_labels_variables_model_and_parameters(
+    sync_client: nb.Client, tmp_path: Path
+) -> None:
+    requests = nb.expand(
+        "a {animal} in {style} style", animal=["cat", "owl"], style="ukiyo-e",
+        tag="zoo", aspect_ratio="16:9",
+    )  # fmt: skip
+    list(sync_client.batch(requests, out_dir=tmp_path))
+
+    items = embedded(nb.write_gallery(tmp_path))["items"]
+
+    assert [item["prompt"] for item in items] == [
+        "a cat in ukiyo-e style",
+        "a owl in ukiyo-e style",
+    ]
+    assert [item["vars"] for item in items] == [
+        [["animal", "cat"], ["style", "ukiyo-e"]],
+        [["animal", "owl"], ["style", "ukiyo-e"]],
+    ]
+    assert {item["tag"] for item in items} == {"zoo"}
+    assert {item["model"] for item in items} == {"google/gemini-2.5-flash-image"}
+    assert ["aspect_ratio", "16:9"] in items[0]["parameters"]
 
 
 def test_a_prompt_of_markup_is_shown_as_text_never_run(tmp_path: Path) -> None:
@@ -202,25 +226,39 @@ def test_a_resumed_item_shows_its_latest_line(tmp_path: Path) -> None:
     ]
 
 
-def test_every_manifest_of_a_sharded_run_is_read(tmp_path: Path) -> None:
-    write_manifest(tmp_path, [line(0, "failed", error="x"), line(1)])
-    write_manifest(tmp_path, [line(2), line(0)], name="manifest-01-of-02.jsonl")
-    write_manifest(tmp_path, [line(3, "failed", error="y")], name="manifest-02-of-02.jsonl")
+def at(second: int) -> str:
+    """A ``finished_at`` time, as the manifest writes it."""
+    return f"2026-01-01T10:00:{second:02d}.000+00:00"
+
+
+def test_every_manifest_of_a_sharded_run_is_read_the_latest_line_winning(
+    tmp_path: Path,
+) -> None:
+    write_manifest(tmp_path, [line(0, finished_at=at(5)), line(1, finished_at=at(6))])
+    shard_0 = [line(2, finished_at=at(1)), line(0, "failed", error="x", finished_at=at(2))]
+    write_manifest(tmp_path, shard_0, name="manifest-00-of-02.jsonl")
+    shard_1 = [line(1, "skipped", skip_reason="budget", finished_at=at(9))]
+    write_manifest(tmp_path, shard_1, name="manifest-01-of-02.jsonl")
     (tmp_path / "manifest.jsonl.bak").write_text(json.dumps(line(9)) + "\n")
 
     shown = embedded(nb.write_gallery(tmp_path))
 
-    assert [p.name for p in manifest_paths(tmp_path)] == [
-        "manifest.jsonl",
-        "manifest-01-of-02.jsonl",
-        "manifest-02-of-02.jsonl",
-    ]
+    # Item 0 failed in a shard, then a later run made it; item 1 was made, then a later
+    # run into the same folder skipped it: each shows its latest line.
     assert [(i["index"], i["status"]) for i in shown["items"]] == [
         (0, "ok"),
-        (1, "ok"),
+        (1, "skipped"),
         (2, "ok"),
-        (3, "failed"),
     ]
+
+
+def test_lines_without_a_time_count_as_older_than_timed_ones(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [line(0, finished_at=at(1))])
+    write_manifest(tmp_path, [line(0, "failed", error="x")], name="manifest-00-of-01.jsonl")
+
+    (item,) = embedded(nb.write_gallery(tmp_path))["items"]
+
+    assert item["status"] == "ok"
 
 
 def test_a_folder_of_shards_alone_gets_a_gallery(tmp_path: Path) -> None:
@@ -241,6 +279,29 @@ def test_wall_time_spans_the_recorded_start_and_finish(tmp_path: Path) -> None:
     summary = embedded(nb.write_gallery(tmp_path))["summary"]
 
     assert (summary["wall_kind"], summary["seconds"]) == ("wall", 9.5)
+
+
+def test_wall_time_runs_from_the_first_start_to_the_last_finish_recorded(
+    tmp_path: Path,
+) -> None:
+    # The manifest records when each item finished; it started `elapsed` seconds before.
+    write_manifest(
+        tmp_path,
+        [line(0, finished_at=at(4), elapsed=3.0), line(1, finished_at=at(9), elapsed=2.5)],
+    )
+
+    summary = embedded(nb.write_gallery(tmp_path))["summary"]
+
+    assert (summary["wall_kind"], summary["seconds"]) == ("wall", 8.0)
+
+
+def test_a_repeated_request_shows_which_copy_it_is(tmp_path: Path) -> None:
+    write_manifest(tmp_path, [line(0, key="k"), line(1, key="k", repeat=1)])
+
+    first, second = embedded(nb.write_gallery(tmp_path))["items"]
+
+    assert "repeat" not in first
+    assert second["repeat"] == 1
 
 
 def test_without_recorded_times_the_items_own_times_are_summed(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nanobanana._gallery import GALLERY_NAME, MANIFEST_PATTERN, write_gallery
+from nanobanana._batch import manifest_paths
+from nanobanana._gallery import GALLERY_NAME, write_gallery
 
 from ._exit import EXIT_FAILED, EXIT_OK, PROG, UsageError
 from ._reporter import Reporter
@@ -43,7 +44,7 @@ def gallery_after_batch(out: Path, reporter: Reporter, args: Any) -> Path | None
     """
     if getattr(args, "no_gallery", False) or getattr(args, "dry_run", False):
         return None
-    if not out.is_dir() or not any(out.glob(MANIFEST_PATTERN)):
+    if not manifest_paths(out):
         return None
     try:
         page = write_gallery(out)

@@ -6,6 +6,5 @@
 """
 
 from ._page import GALLERY_NAME, write_gallery
-from ._records import MANIFEST_PATTERN
 
-__all__ = ["GALLERY_NAME", "MANIFEST_PATTERN", "write_gallery"]
+__all__ = ["GALLERY_NAME", "write_gallery"]

@@ -15,9 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from nanobanana._batch import manifest_paths
 from nanobanana._files import atomic_write
 
-from ._records import gallery_data, latest_records, manifest_paths
+from ._records import gallery_data, latest_records
 
 __all__ = ["GALLERY_NAME", "embed_json", "render_page", "write_gallery"]
 
@@ -95,7 +96,7 @@ def write_gallery(out_dir: str | os.PathLike[str]) -> Path:
         ('index.html', True)
     """
     folder = Path(out_dir)
-    paths = manifest_paths(folder) if folder.is_dir() else []
+    paths = manifest_paths(folder)
     if not paths:
         raise FileNotFoundError(
             f"no manifest.jsonl in {folder}: not the output folder of a batch "

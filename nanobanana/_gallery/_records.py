@@ -1,11 +1,13 @@
 """What a gallery shows, read from a batch folder's manifests.
 
-Every ``manifest*.jsonl`` of the folder is read (``manifest.jsonl`` first, then the
-others by name, as a sharded run leaves ``manifest-01-of-04.jsonl`` and so on). One
-request may have several lines (it failed, then a resumed run made it): the latest
-line of an item wins, and a success puts aside the earlier failures and skips of the
-same request, even under another index (the input was reordered). Two successes of
-one request under two indices (the same prompt twice in the input) stay two items.
+Every manifest of the folder is read: ``manifest.jsonl``, and the
+``manifest-KK-of-NN.jsonl`` of each shard of a sharded run. One request may have
+several lines (it failed, then a resumed run made it): the latest line of an item wins
+(by the lines' ``finished_at`` times, and for lines without one, the order of the
+files, by name, and of the lines in them), and a success puts aside the earlier failures
+and skips of the same request, even under another index (the input was reordered).
+Two successes of one request under two indices (the same prompt twice in the input)
+stay two items.
 
 The lines are read leniently: a field of the wrong type is left out, never an error,
 so a hand-edited manifest or one from another version still gives a gallery.
@@ -20,23 +22,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from nanobanana._batch import MANIFEST_NAME, read_manifest
+from nanobanana._batch import read_manifest
 
-__all__ = ["MANIFEST_PATTERN", "gallery_data", "latest_records", "manifest_paths"]
+__all__ = ["gallery_data", "latest_records"]
 
-#: The manifests of a folder: the batch's own, and the shards of a sharded run.
-MANIFEST_PATTERN = "manifest*.jsonl"
 #: Record fields that may carry when an item started and finished (ISO 8601 or epoch).
-_STARTS = ("started", "started_at", "start")
-_ENDS = ("finished", "finished_at", "end")
+_STARTS = ("started_at", "started", "start")
+_ENDS = ("finished_at", "finished", "end")
 #: User labels shown as they are, when a line carries them.
 _LABELS = ("id", "tag", "model", "request_id", "error_type", "error", "skip_reason")
-
-
-def manifest_paths(out_dir: Path) -> list[Path]:
-    """The manifests of ``out_dir``: ``manifest.jsonl`` first, then the others by name."""
-    found = [path for path in out_dir.glob(MANIFEST_PATTERN) if path.is_file()]
-    return sorted(found, key=lambda path: (path.name != MANIFEST_NAME, path.name))
 
 
 def latest_records(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -56,18 +50,21 @@ def latest_records(paths: Iterable[Path]) -> list[dict[str, Any]]:
         >>> [(r["prompt"], r["status"]) for r in latest_records([folder / "manifest.jsonl"])]
         [('a kite', 'ok'), ('a boat', 'ok')]
     """
+    docs = [doc for path in paths for doc in read_manifest(path)]
+    # Lines without a time (from older versions) count as older than every timed one.
+    times = [_moment(doc, _ENDS) for doc in docs]
+    chronological = sorted(range(len(docs)), key=lambda n: (times[n] is not None, times[n] or 0))
     by_key: dict[str, dict[object, dict[str, Any]]] = {}
     order: dict[tuple[str, object], int] = {}
-    for path in paths:
-        for doc in read_manifest(path):
-            key: str = doc["key"]
-            index = doc.get("index") if _is_int(doc.get("index")) else None
-            slots = by_key.setdefault(key, {})
-            if doc.get("status") == "ok":
-                for stale in [i for i, old in slots.items() if old.get("status") != "ok"]:
-                    del slots[stale]
-            slots[index] = doc
-            order.setdefault((key, index), len(order))
+    for doc in (docs[n] for n in chronological):
+        key: str = doc["key"]
+        index = doc.get("index") if _is_int(doc.get("index")) else None
+        slots = by_key.setdefault(key, {})
+        if doc.get("status") == "ok":
+            for stale in [i for i, old in slots.items() if old.get("status") != "ok"]:
+                del slots[stale]
+        slots[index] = doc
+        order.setdefault((key, index), len(order))
     kept = [(key, index, doc) for key, slots in by_key.items() for index, doc in slots.items()]
     kept.sort(key=lambda row: (row[1] is None, row[1] or 0, order[(row[0], row[1])]))
     return [doc for _, _, doc in kept]
@@ -102,7 +99,7 @@ def item_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
             value = str(value)
         if _text(value) is not None:
             entry[name] = value
-    for name in ("attempts", "line"):
+    for name in ("attempts", "line", "repeat"):
         if _is_int(doc.get(name)):
             entry[name] = doc[name]
     if _number(doc.get("elapsed")) is not None:
@@ -123,13 +120,14 @@ def summarize(records: list[dict[str, Any]], items: list[dict[str, Any]]) -> dic
     """Counts by status, images, spend and time of the whole gallery.
 
     The wall time runs from the earliest start to the latest finish when the records
-    carry those times; otherwise it is the sum of the items' own times, and
-    ``wall_kind`` says which (``"wall"`` or ``"sum"``).
+    carry those times (a line with a finish time and no start time started its
+    ``elapsed`` seconds before it finished); otherwise it is the sum of the items' own
+    times, and ``wall_kind`` says which (``"wall"`` or ``"sum"``).
     """
     counts: dict[str, int] = {}
     for item in items:
         counts[item["status"]] = counts.get(item["status"], 0) + 1
-    starts = [t for doc in records if (t := _moment(doc, _STARTS)) is not None]
+    starts = [t for doc in records if (t := _start(doc)) is not None]
     ends = [t for doc in records if (t := _moment(doc, _ENDS)) is not None]
     wall_kind = "wall" if starts and ends else "sum"
     if wall_kind == "wall":
@@ -155,6 +153,15 @@ def _total(items: list[dict[str, Any]], field: str) -> float | None:
         return math.fsum(figures)
     except OverflowError:  # no figure to show: JSON has no "Infinity"
         return None
+
+
+def _start(doc: Mapping[str, Any]) -> float | None:
+    """When the item started: recorded, or ``elapsed`` seconds before it finished."""
+    start = _moment(doc, _STARTS)
+    if start is not None:
+        return start
+    end, elapsed = _moment(doc, _ENDS), _number(doc.get("elapsed"))
+    return end - elapsed if end is not None and elapsed is not None else None
 
 
 def _moment(doc: Mapping[str, Any], names: tuple[str, ...]) -> float | None:
