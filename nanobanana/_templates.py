@@ -206,10 +206,14 @@ class Variations(Iterable[ImageRequest]):
     def _row_request(self, row: Mapping[str, Any], where: str) -> ImageRequest:
         if not isinstance(row, Mapping):
             raise ValidationError(where, f"must be a mapping, got {type(row).__name__}")
-        names = [key for key in row if key not in self.template.names]
         self.template.check_names(row, where, extra=(*LABEL_KEYS, *SETTING_KEYS))
         prompt, values = self.template.fill(row, where)
-        return self._request(prompt, values, {key: row[key] for key in names})
+        # An empty cell of a CSV row (None or "") leaves its setting or label unset.
+        own = {k: v for k, v in row.items() if k not in values and v is not None and v != ""}
+        try:
+            return self._request(prompt, values, own)
+        except ValidationError as exc:
+            raise ValidationError(f"{where}[{exc.field!r}]", str(exc).partition(": ")[2]) from None
 
     def _request(self, prompt: str, values: dict[str, str], own: dict[str, Any]) -> ImageRequest:
         return ImageRequest(prompt=prompt, vars=values, **{**self._settings, **own})
@@ -262,7 +266,8 @@ def expand(
     template, the first one outermost; each placeholder's values in the order given.
     A single string is one value. With ``rows``, each row (a mapping) gives the values
     of every placeholder, and may carry an ``id`` and a ``tag`` and set any of the
-    settings below for itself.
+    settings below for itself (``None`` or ``""`` leaves one unset, as an empty cell
+    of a CSV file read with ``csv.DictReader``).
 
     Every request records the values it was filled with in ``vars``. The settings
     (``model`` to ``extra_body``, and ``tag``) apply to every request. A placeholder

@@ -97,6 +97,24 @@ def test_rows_fill_the_template_one_request_each_with_their_labels() -> None:
     assert [dict(r.vars or {}) for r in requests][1] == {"animal": "owl", "style": "oil"}
 
 
+def test_empty_cells_leave_settings_unset_and_a_bad_setting_names_its_row() -> None:
+    rows = [
+        {"animal": "cat", "aspect_ratio": "", "tag": None},
+        {"animal": "dog", "aspect_ratio": "7:7"},
+    ]
+    requests = iter(nb.expand("a {animal}", rows=rows, aspect_ratio="1:1"))
+    first = next(requests)
+    assert (first.aspect_ratio, first.tag) == ("1:1", None)
+    with pytest.raises(nb.ValidationError, match="must be one of") as caught:
+        next(requests)
+    assert caught.value.field == "rows[1]['aspect_ratio']"
+
+
+def test_a_template_must_be_text() -> None:
+    with pytest.raises(nb.ValidationError, match="template: must be a string, got bytes"):
+        nb.expand(b"a {animal}", animal="cat")  # type: ignore[arg-type]
+
+
 def test_rows_from_an_iterator_are_read_lazily_and_have_no_len() -> None:
     def rows() -> Any:
         yield {"animal": "cat"}
