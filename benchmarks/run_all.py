@@ -10,7 +10,8 @@ Usage::
 
 Each benchmark runs as its own process and hands back its JSON: ``async`` (the client
 matrix of ``clients.py``), ``sync`` (its sequential calls), ``memory``
-(``batch_memory.py``), ``startup`` (``startup.py``) and ``gallery``
+(``batch_memory.py``), ``startup`` (``startup.py``), ``rate_limits``
+(``rate_limits.py``) and ``gallery``
 (``gallery_open.py``, which needs Chromium). With ``--only``, the benchmarks
 not run keep their previous figures in ``latest.json`` (each carries its own date and
 machine); with ``--payloads``, ``--concurrency`` or ``--latency``, the cells run replace
@@ -39,6 +40,7 @@ from typing import Any
 import _plot
 from _common import BENCH_DIR, RESULTS_DIR, ROOT, TARGETS, log, machine_info, write_json
 from clients import ASYNC_TARGET_KEYS, PYBASE64, STDLIB, cell_base64, evaluate_async
+from rate_limits import render_section as rate_limits_section
 
 # --only name -> (script, its extra arguments, key in latest.json)
 BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
@@ -47,6 +49,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "memory": ("batch_memory", [], "batch_memory"),
     "startup": ("startup", [], "startup"),
     "gallery": ("gallery_open", [], "gallery_open"),
+    "rate_limits": ("rate_limits", [], "rate_limits"),
 }
 LATEST = RESULTS_DIR / "latest.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -374,6 +377,7 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
     _memory_section(w, b.get("batch_memory"))
     _startup_section(w, b.get("startup"))
     _gallery_section(w, b.get("gallery_open"))
+    out.extend(rate_limits_section(b.get("rate_limits")))
     _method_section(w, matrix)
     return "\n".join(out)
 

@@ -9,9 +9,10 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
 * A 429 that slows the batch down (see below) sets the rate to 95 % of the
   *goodput* (successes a second over the last 2 s), which is what the API's limit
   let through, or, when that is no lower than the current rate, cuts the rate by
-  30 %. Until 10 successes over half a second tell the goodput, no rate is set. A
-  429 halves the concurrency too, unless the rate already binds (requests go out at
-  80 % of it or more): then the rate is what was too high.
+  30 %. Until 10 successes over half a second tell the goodput (slow answers, fast
+  429s), the first decrease sets it to half the rate requests were sent at. The
+  first decrease halves the concurrency too; once a rate is learned, it does the
+  slowing, and the concurrency grows back.
 * Each success adds 0.04 to the rate: about 4 % a second (additive increase), so the
   batch keeps probing for more.
 
@@ -110,10 +111,6 @@ class SendRate:
         """Requests sent a second lately."""
         return self.per_second(self._sends)
 
-    def binding(self) -> bool:
-        """Whether requests go out at 80 % of the learned rate or more."""
-        return self.rate is not None and self.sending() >= 0.8 * self.rate
-
     def on_answer(self, *, ok: bool) -> None:
         """Learn one answer; a success raises the rate by ``growth``."""
         if not ok:
@@ -123,17 +120,17 @@ class SendRate:
             self.rate += self.growth
 
     def decrease(self) -> None:
-        """Slow down to 95 % of the goodput, or by 30 % when that is no slower (or the
-        goodput is not known yet; then, with no rate learned, nothing changes)."""
+        """Slow down to 95 % of the goodput, or by 30 % when that is no slower; while
+        the goodput is not known yet, to half the rate requests were sent at."""
         goodput = self.goodput()
-        target = None if goodput is None else 0.95 * goodput
-        if target is not None and (self.rate is None or target < self.rate):
-            new: float | None = target
+        if goodput is not None and (self.rate is None or 0.95 * goodput < self.rate):
+            new = 0.95 * goodput
+        elif self.rate is not None:
+            new = self.rate * 0.7
         else:
-            new = None if self.rate is None else self.rate * 0.7
-        if new is not None:
-            self.set_rate(max(self.min_rate, new))
-            self.decreases += 1
+            new = 0.5 * self.sending()
+        self.set_rate(max(self.min_rate, new))
+        self.decreases += 1
 
     def set_rate(self, rate: float | None) -> None:
         """Change the rate, keeping the tokens earned at the old one."""

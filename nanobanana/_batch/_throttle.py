@@ -7,8 +7,8 @@ the whole batch slows down, not just the request that got it:
 * **AIMD on the send rate** (:mod:`._adapt`). When answers come fast, fewer requests
   in flight do not mean fewer a second, so the throttle also learns a sustainable
   rate: a 429 sets it to 95 % of the recent goodput (or cuts it by 30 %), each
-  success raises it by 0.04 a second. A 429 halves the concurrency only when the
-  learned rate was not already binding.
+  success raises it by 0.04 a second. A 429 halves the concurrency only while no
+  rate has been learned: after that, the rate does the slowing.
 * **Not about us.** If slowing down did not lower the share of 429s (a share of
   5 % or more) the way a rate limit would, they are load-independent: the limits go
   back to where they were, stop being lowered, ``Retry-After`` stops pausing
@@ -344,7 +344,7 @@ class Throttle:
             if now - self._saved_at > 10.0:  # the levels before this run of decreases
                 self._saved = (self.limit.limit, self.send_rate.rate)
             self._saved_at = now
-            if not self.send_rate.binding():  # the concurrency was too high, not the rate
+            if self.send_rate.rate is None:  # once a rate is learned, it does the slowing
                 self.limit.on_throttled(started)
             self.send_rate.decrease()
         elif verdict == "restore":
