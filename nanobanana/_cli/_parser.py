@@ -260,10 +260,26 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument("--resume", action="store_true", help="skip what OUT/manifest.jsonl has")
     batch.add_argument("--ordered", action="store_true", help="report items in input order")
     batch.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
-    _add_spend_caps(batch)
+    batch.add_argument(
+        "--max-spend-usd",
+        type=_non_negative_float,
+        metavar="USD",
+        help="stop starting requests once the reported spend could pass this",
+    )
+    batch.add_argument(
+        "--max-credits",
+        type=_non_negative_float,
+        metavar="CREDITS",
+        help="the same cap, in API credits",
+    )
     batch.add_argument("--dry-run", action="store_true", help="validate and count; send nothing")
     batch.add_argument("--strict", action="store_true", help="refuse the file if any line is bad")
-    _add_shard(batch)
+    batch.add_argument(
+        "--shard",
+        metavar="K/N|auto",
+        help="send only shard K of N (K from 0), chosen by request key; auto: from "
+        "JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes) or SLURM_ARRAY_TASK_* (Slurm)",
+    )
     _add_request_options(batch, defaults=True)
     _add_progress(batch)
     _add_json(batch, "one record per item and a summary")
@@ -281,30 +297,6 @@ def _status_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     status.add_argument("out_dir", metavar="OUT_DIR", help="the folder of a batch (its -o)")
     _add_json(status, "the summary")
-
-
-def _add_spend_caps(batch: argparse.ArgumentParser) -> None:
-    batch.add_argument(
-        "--max-spend-usd",
-        type=_non_negative_float,
-        metavar="USD",
-        help="stop starting requests once the reported spend could pass this",
-    )
-    batch.add_argument(
-        "--max-credits",
-        type=_non_negative_float,
-        metavar="CREDITS",
-        help="the same cap, in API credits",
-    )
-
-
-def _add_shard(batch: argparse.ArgumentParser) -> None:
-    batch.add_argument(
-        "--shard",
-        metavar="K/N|auto",
-        help="send only shard K of N (K from 0), chosen by request key; auto: from "
-        "JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes) or SLURM_ARRAY_TASK_* (Slurm)",
-    )
 
 
 def _demo_arguments(demo: argparse.ArgumentParser) -> None:
