@@ -275,3 +275,47 @@ def test_a_batch_to_a_folder_does_not_import_fsspec(tmp_path: Path) -> None:
         "print('fsspec' in sys.modules)\n"
     )
     assert result.stdout == "False\n", result.stderr
+
+
+# -- when object storage refuses a write --------------------------------------------
+
+
+def refuse_writes(monkeypatch: pytest.MonkeyPatch, refused: str) -> None:
+    """Make fsspec's memory store refuse to write objects whose path contains ``refused``."""
+    memory = fsspec.get_filesystem_class("memory")
+    real = memory.pipe_file
+
+    def pipe_file(self: Any, path: str, value: bytes, *args: Any, **kwargs: Any) -> None:
+        if refused in path:
+            raise PermissionError(13, "Access Denied", path)
+        real(self, path, value, *args, **kwargs)
+
+    monkeypatch.setattr(memory, "pipe_file", pipe_file)
+
+
+def test_an_item_whose_second_image_is_refused_leaves_no_image(
+    sync_client: nb.Client, memory_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_writes(monkeypatch, "-2.png")
+    request = nb.ImageRequest(prompt="a pair of boats", num_images=2)
+
+    with pytest.raises(PermissionError, match="Access Denied"):
+        sync_client.batch([request], out_dir=memory_url).run()
+
+    assert [n for n in objects(memory_url) if n.endswith(".png")] == []
+    (line,) = [doc for _, doc in _remote.read_remote_manifests(*fsspec.core.url_to_fs(memory_url))]
+    assert (line["status"], line["skip_reason"]) == ("skipped", "stopped")
+
+
+def test_a_refused_manifest_segment_stops_the_batch_with_its_error(
+    sync_client: nb.Client, memory_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_remote, "SEGMENT_LINES", 1)
+    refuse_writes(monkeypatch, "/manifest.")
+    batch = sync_client.batch(prompts(5), out_dir=memory_url, concurrency=1)
+
+    with pytest.raises(PermissionError, match="Access Denied"):
+        batch.run()
+
+    assert "Access Denied" in (batch.summary.stop_reason or "")
+    assert batch.summary.ok == 1  # the first item; its line could not be written
