@@ -391,7 +391,7 @@ def retry_wait(
             f"the server asked to wait {asked:g} s, more than "
             f"max_retry_after={policy.max_retry_after:g} s; not retried"
         )
-    wait = asked if asked is not None else backoff_delay(policy, attempt, rand)
+    wait = float(asked) if asked is not None else backoff_delay(policy, attempt, rand)
     if throttled:
         limit = policy.throttled_wait_limit
         if limit <= 0 or throttled_wait + wait > limit:

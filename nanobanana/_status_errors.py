@@ -233,7 +233,7 @@ class RateLimitError(APIStatusError):
         >>> import nanobanana as nb
         >>> from nanobanana.testing import FakeServer
         >>> with FakeServer() as server, nb.Client(
-        ...     api_key=server.api_key, base_url=server.url, max_retries=0
+        ...     api_key=server.api_key, base_url=server.url, retry=nb.RetryPolicy.disabled()
         ... ) as client:
         ...     server.fail_next(status=429, retry_after=2)
         ...     try:

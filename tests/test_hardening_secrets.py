@@ -109,20 +109,22 @@ async def test_no_error_path_reveals_the_key(
         (429, nb.RateLimitError),
         (500, nb.ServerError),
     ]:
-        cases.append((lambda s=status: server.fail_next(2, status=s, retry_after=0), _gen(), cls))
+        # A rate limit is waited out, not failed, unless retries are off.
+        call = _gen(retry=nb.RetryPolicy.disabled()) if status == 429 else _gen()
+        cases.append((lambda s=status: server.fail_next(2, status=s, retry_after=0), call, cls))
         cases.append(
             (
                 lambda s=status: server.fail_next(
                     2, status=s, body={"error": {"message": "custom", "code": s}}
                 ),
-                _gen(),
+                call,
                 cls,
             )
         )
         cases.append(
             (
                 lambda s=status: server.fail_next(2, status=s, body="<html>gateway</html>"),
-                _gen(),
+                call,
                 cls,
             )
         )
@@ -279,8 +281,8 @@ def test_the_cli_never_prints_the_key(sync_server: FakeServer, tmp_path: Path) -
         outputs.append(run_cli("generate", "a red kite", *extra, *common, env=env))
     outputs.append(run_cli("generate", " ", *url, *common))  # a validation error
     sync_server.reset()
-    sync_server.fail_next(2, status=429, retry_after=0)
-    sync_server.drop_next(2)
+    sync_server.fail_next(2, status=429, retry_after=0)  # waited out
+    sync_server.fail_next(6, status=500)  # every attempt of every item
     out_dir = tmp_path / "out"
     outputs.append(run_cli("batch", str(prompts_file), "-o", str(out_dir), *url, *common))
 

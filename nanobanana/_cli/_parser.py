@@ -289,30 +289,8 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument("--resume", action="store_true", help="skip what OUT/manifest.jsonl has")
     batch.add_argument("--ordered", action="store_true", help="report items in input order")
     batch.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
-    batch.add_argument(
-        "--max-spend-usd",
-        type=_non_negative_float,
-        metavar="USD",
-        help="stop starting requests once the reported spend could pass this",
-    )
-    batch.add_argument(
-        "--max-credits",
-        type=_non_negative_float,
-        metavar="CREDITS",
-        help="the same cap, in API credits",
-    )
-    batch.add_argument(
-        "--template", metavar="TEXT", help='a prompt template: "a {animal} in {style} style"'
-    )
-    batch.add_argument(
-        "--var",
-        action="append",
-        metavar="NAME=VALUES",
-        help="values of a placeholder, comma-separated, or @FILE (one per line); repeatable",
-    )
-    batch.add_argument(
-        "--repeat", type=_positive_int, default=1, metavar="N", help="send each request N times"
-    )
+    _batch_limits(batch)
+    _batch_variations(batch)
     batch.add_argument(
         "--dry-run",
         action="store_true",
@@ -336,6 +314,36 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
     _add_no_gallery(batch)
     _add_progress(batch)
     _add_json(batch, "one record per item and a summary")
+
+
+def _batch_limits(batch: argparse.ArgumentParser) -> None:
+    batch.add_argument(
+        "--max-spend-usd",
+        type=_non_negative_float,
+        metavar="USD",
+        help="stop starting requests once the reported spend could pass this",
+    )
+    batch.add_argument(
+        "--max-credits",
+        type=_non_negative_float,
+        metavar="CREDITS",
+        help="the same cap, in API credits",
+    )
+
+
+def _batch_variations(batch: argparse.ArgumentParser) -> None:
+    batch.add_argument(
+        "--template", metavar="TEXT", help='a prompt template: "a {animal} in {style} style"'
+    )
+    batch.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUES",
+        help="values of a placeholder, comma-separated, or @FILE (one per line); repeatable",
+    )
+    batch.add_argument(
+        "--repeat", type=_positive_int, default=1, metavar="N", help="send each request N times"
+    )
 
 
 def _status_command(commands: argparse._SubParsersAction[_Parser]) -> None:
