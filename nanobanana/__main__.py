@@ -1,8 +1,6 @@
 """``python -m nanobanana``: the command line (see :mod:`nanobanana._cli`)."""
 
-import sys
-
-from nanobanana._cli import main
+from nanobanana._cli import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

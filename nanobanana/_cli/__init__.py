@@ -28,15 +28,43 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, UsageError
 from ._parser import build_parser
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "console",
+    "main",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (see the module docstring)."""
+    """Run the command line; return the exit code (see the module docstring).
+
+    For callers in the same process (a test, a notebook): the SIGINT and SIGTERM
+    handlers a command installs are put back when it returns.
+    """
+    return _main(argv, restore_signals=True)
+
+
+def console() -> NoReturn:
+    """The ``nanobanana`` console script and ``python -m nanobanana``: :func:`main`, then exit.
+
+    After a Ctrl-C (or SIGTERM) the command's handler stays in place until the process
+    has gone, so that a second one ends the program at once even while the interpreter
+    shuts down: Python waits there for every thread to finish, and its own handler
+    cannot interrupt that wait.
+    """
+    sys.exit(_main(None, restore_signals=False))
+
+
+def _main(argv: Sequence[str] | None, *, restore_signals: bool) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -50,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from ._dispatch import run  # here, not above: it loads the SDK and aiohttp
 
-        return run(args)
+        return run(args, restore_signals=restore_signals)
     except UsageError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

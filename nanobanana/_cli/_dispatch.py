@@ -20,15 +20,19 @@ from ._status_cmd import cmd_status
 __all__ = ["run"]
 
 
-def run(args: Any) -> int:
+def run(args: Any, *, restore_signals: bool = True) -> int:
     """Run the command that ``args`` (from :func:`~nanobanana._cli._parser.build_parser`)
     names; return its exit code.
 
     Each command checks its arguments and inputs first, then runs its network part
     in one event loop (``anyio.run``, asyncio backend: aiohttp needs it). Ctrl-C and
     SIGTERM are handled while it runs (see :class:`~nanobanana._cli._common.Interrupt`);
-    the handlers found are put back when it returns.
+    the handlers found are put back when it returns (with ``restore_signals``; the
+    console script leaves a signalled command's handler in place until the process
+    exits, so that a second signal always ends it at once).
     """
+    if not restore_signals:
+        return _run(args)
     with signals_restored():
         return _run(args)
 
