@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import ray
+from _helpers import cli
 
 import nanobanana as nb
 import nanobanana.ray as nbray
@@ -92,6 +93,11 @@ def test_every_prompt_is_generated_once_across_four_actors(
     assert len(list(tmp_path.glob("manifest-ray-*.jsonl"))) == 4
     lines = manifest_lines(tmp_path)
     assert sorted(line["prompt"] for line in lines) == sorted(texts)
+    prompt_of = {line["key"]: line["prompt"] for line in lines}
+    assert all(prompt_of[row["key"]] == row["prompt"] for row in rows)
+    # nanobanana status reads every actor's manifest.
+    status = cli("status", str(tmp_path))
+    assert "  Manifests      4\n  Requests       300\n  OK             300\n" in status.stdout
 
 
 def test_a_spend_cap_holds_for_the_whole_dataset(sync_server: FakeServer, tmp_path: Path) -> None:

@@ -350,7 +350,7 @@ def generate_images(
     return ds.map_batches(
         ImageGenerator,
         fn_constructor_kwargs=kwargs,
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         batch_size=batch_size,
         num_cpus=num_cpus,
     )
