@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +28,22 @@ pytestmark = [
 Row = dict[str, Any]
 
 
+@pytest.fixture(scope="module")
+def ambient_server() -> Iterator[FakeServer]:
+    """The server the actors find in their environment, as a user's find the API."""
+    with FakeServer() as server:
+        yield server
+
+
 @pytest.fixture(scope="module", autouse=True)
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def local_ray(ambient_server: FakeServer) -> Iterator[None]:
+    env = {"AIML_API_KEY": ambient_server.api_key or "", "AIML_API_BASE": ambient_server.url}
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": env},
+    )
     yield
     ray.shutdown()
 
@@ -171,3 +185,22 @@ def test_an_actor_killed_mid_run_loses_nothing_and_pays_nothing_twice(
     assert {row["status"] for row in rows} == {"ok"}
     assert paid(sync_server) == collections.Counter(texts)  # no request paid twice
     assert len(list(tmp_path.glob("manifest-ray-*.jsonl"))) == 3  # the restarted actor's too
+
+
+def test_the_guides_example_runs(
+    ambient_server: FakeServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = (Path(__file__).parent.parent / "docs" / "scale.md").read_text()
+    guide = page.split("## Ray Data", 1)[1]
+    example = re.search(r"```python\n(.*?)\n```", guide, re.DOTALL)
+    assert example is not None
+    monkeypatch.chdir(tmp_path)
+
+    exec(compile(example[1], "scale.md", "exec"), {"__name__": "__main__"})
+
+    assert capsys.readouterr().out == "200 postcards made\n"
+    assert len(list((tmp_path / "postcards").glob("*.png"))) == 200
+    assert len(ambient_server.generation_requests) == 200

@@ -69,9 +69,10 @@ class ClusterLimits(LimitsBook):
 
 
 def limits_name(out_dir: str | os.PathLike[str]) -> str:
-    """The default name of the limits actor of a stage writing to ``out_dir``."""
+    """The default name of the limits actor of a stage writing to ``out_dir``: one per
+    Ray job (a run of the driver script) and folder, so a new run has a fresh budget."""
     digest = hashlib.sha256(os.fspath(out_dir).encode()).hexdigest()[:12]
-    return f"limits-{digest}"
+    return f"limits-{ray.get_runtime_context().get_job_id()}-{digest}"
 
 
 def cluster_limits(name: str, **settings: Any) -> Any:
@@ -101,7 +102,8 @@ class ImageGenerator:
 
     Args:
         out_dir: Where the images and the manifests go: a folder every actor can
-            write to, or an object storage URL (``s3://bucket/run/``). Each actor
+            write to (an absolute path: an actor's working folder is its own), or an
+            object storage URL (``s3://bucket/run/``). Each actor
             keeps its own manifest there (``manifest-ray-1a2b3c4d.jsonl``).
         api_key: The API key (default: ``AIMLAPI_API_KEY`` in the actor's environment).
         base_url: The API's base URL (default: the client's).
@@ -336,7 +338,8 @@ def generate_images(
 
     Args:
         ds: A Ray Dataset with a ``prompt`` column (and any request columns).
-        out_dir: Where the images and manifests go (see :class:`ImageGenerator`).
+        out_dir: Where the images and manifests go (see :class:`ImageGenerator`); a
+            relative folder is taken from the driver's working folder.
         actors: How many actors generate at once.
         batch_size: Rows handed to an actor at a time.
         num_cpus: CPUs reserved for each actor (waiting on the API needs little).
@@ -345,7 +348,10 @@ def generate_images(
     Returns:
         The mapped dataset (lazy, as every Ray Dataset).
     """
-    kwargs = {"out_dir": os.fspath(out_dir), **options}
+    folder = os.fspath(out_dir)
+    if "://" not in folder:
+        folder = os.path.abspath(folder)  # the actors' working folder is not the driver's
+    kwargs = {"out_dir": folder, **options}
     kwargs.setdefault("limits", f"limits-{secrets.token_hex(6)}")  # a fresh budget per call
     return ds.map_batches(
         ImageGenerator,
