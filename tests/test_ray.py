@@ -204,3 +204,23 @@ def test_the_guides_example_runs(
     assert capsys.readouterr().out == "200 postcards made\n"
     assert len(list((tmp_path / "postcards").glob("*.png"))) == 200
     assert len(ambient_server.generation_requests) == 200
+
+
+def test_a_row_that_is_no_request_fails_alone(sync_server: FakeServer, tmp_path: Path) -> None:
+    ds = ray.data.from_items(
+        [
+            {"prompt": "a red kite", "aspect_ratio": "16:9"},
+            {"prompt": "a blue boat", "aspect_ratio": "sideways"},
+        ]
+    )
+    rows = nbray.generate_images(
+        ds, out_dir=tmp_path, actors=1, api_key=sync_server.api_key, base_url=sync_server.url
+    ).take_all()
+
+    outcomes = {row["prompt"]: (row["status"], row["error_type"]) for row in rows}
+    assert outcomes == {
+        "a red kite": ("ok", None),
+        "a blue boat": ("failed", "ValidationError"),
+    }
+    assert "sideways" in next(row["error"] for row in rows if row["status"] == "failed")
+    assert len(sync_server.generation_requests) == 1

@@ -21,7 +21,14 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
     ) from exc
 
 from ._book import LimitsBook, Report, SpendBook
-from ._generator import NAMESPACE, ClusterLimits, ImageGenerator, cluster_limits, generate_images
+from ._generator import (
+    NAMESPACE,
+    ClusterLimits,
+    ImageGenerator,
+    actor_pool,
+    cluster_limits,
+    generate_images,
+)
 
 __all__ = [
     "NAMESPACE",
@@ -30,6 +37,7 @@ __all__ = [
     "LimitsBook",
     "Report",
     "SpendBook",
+    "actor_pool",
     "cluster_limits",
     "generate_images",
 ]

@@ -12,37 +12,29 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import math
 import os
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import anyio
-import anyio.abc
 import ray
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._batch import BatchItem, BatchOptions
-from .._client import AsyncClient
-from .._converter import request_key
-from .._errors import NanoBananaError
-from .._models import ImageRequest
-from ._book import Grant, LimitsBook, Report
-from ._lease import Lease, SharedLimits
-from ._rows import (
-    Done,
-    block_rows,
-    done_before,
-    failed_row,
-    item_row,
-    line_row,
-    make_request,
-    output_columns,
-)
+from .._batch import BatchOptions
+from ._book import LimitsBook
+from ._rows import block_rows, output_columns
+from ._runner import Runner
 
-__all__ = ["NAMESPACE", "ClusterLimits", "ImageGenerator", "cluster_limits", "generate_images"]
+__all__ = [
+    "NAMESPACE",
+    "ClusterLimits",
+    "ImageGenerator",
+    "actor_pool",
+    "cluster_limits",
+    "generate_images",
+]
 
 #: The Ray namespace the limits actors are named in.
 NAMESPACE = "nanobanana"
@@ -175,7 +167,7 @@ class ImageGenerator:
             self._limits.enlist.remote(self.writer, _own_handle())
         self._stack = contextlib.ExitStack()
         self._portal: BlockingPortal = self._stack.enter_context(start_blocking_portal())
-        self._runner = _Runner(self, client, per_request, options)
+        self._runner = Runner(self._limits, client, per_request, options)
         self._served, _ = self._portal.start_task(self._runner.serve, name="nanobanana-ray")
 
     def __call__(self, block: Any) -> dict[str, list[Any]]:
@@ -211,117 +203,24 @@ def _own_handle() -> Any:
         return None
 
 
-class _Slot:
-    """Where one request's item arrives."""
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.item: BatchItem | None = None
-
-
-class _Runner:
-    """The actor's side that lives on its event loop: client, lease and batch."""
-
-    def __init__(
-        self,
-        owner: ImageGenerator,
-        client: dict[str, Any],
-        per_request: dict[str, Any],
-        options: BatchOptions,
-    ) -> None:
-        self._owner = owner
-        self._client_kwargs = client
-        self._per_request = per_request
-        self._options = options
-        self._send: MemoryObjectSendStream[ImageRequest] | None = None
-        self._slots: dict[int, _Slot] = {}
-        self._next = 0
-        self._error: BaseException | None = None
-        self.client: AsyncClient | None = None
-        self.lease: Lease | None = None
-
-    async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        send, receive = anyio.create_memory_object_stream[ImageRequest](math.inf)
-        self._send = send
-        async with AsyncClient(**self._client_kwargs) as client:
-            self.client = client
-            limits = None
-            if self._owner._limits is not None:
-                self.lease = Lease(self._exchange, self._owner.writer)
-                limits = SharedLimits(self.lease)
-            batch = client._batch_of(_inputs(receive), self._options, limits, **self._per_request)
-            async with anyio.create_task_group() as tg:
-                if self.lease is not None:
-                    tg.start_soon(self.lease.run)
-                task_status.started()
-                await self._hand_out(batch)
-                if self.lease is not None:
-                    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                        await self.lease.flush()
-                tg.cancel_scope.cancel()
-
-    async def _exchange(self, report: Report) -> Grant:
-        grant: Grant = await self._owner._limits.exchange.remote(report)
-        return grant
-
-    async def _hand_out(self, batch: Any) -> None:
-        try:
-            async with batch:
-                async for item in batch:
-                    slot = self._slots.pop(item.index)
-                    slot.item = item
-                    slot.event.set()
-        except Exception as exc:  # the batch stopped (a 401, say): every block fails
-            self._error = exc
-        finally:
-            for slot in self._slots.values():
-                slot.event.set()
-
-    async def finish(self) -> None:
-        """No more blocks: let the batch end."""
-        if self._send is not None:
-            await self._send.aclose()
-
-    async def run_block(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The outcome row of each of ``rows``."""
-        done = await anyio.to_thread.run_sync(done_before, self._owner.out_dir)
-        outcomes: list[dict[str, Any] | _Slot] = [self._start(row, done) for row in rows]
-        for outcome in outcomes:
-            if isinstance(outcome, _Slot):
-                await outcome.event.wait()
-        return [self._row(outcome) for outcome in outcomes]
-
-    def _start(self, row: dict[str, Any], done: Done) -> dict[str, Any] | _Slot:
-        """Send ``row``'s request into the batch (its slot), or its outcome at once."""
-        assert self._send is not None
-        assert self.client is not None
-        try:
-            request = make_request(row)
-            key = request_key(request, self.client.resolve_model(request))
-        except NanoBananaError as exc:
-            return failed_row(exc)
-        if done.get(key):
-            return line_row(self._owner.out_dir, done[key].popleft())
-        if self._error is not None:
-            raise self._error
-        slot = self._slots[self._next] = _Slot()
-        self._next += 1
-        self._send.send_nowait(request)
-        return slot
-
-    def _row(self, outcome: dict[str, Any] | _Slot) -> dict[str, Any]:
-        if isinstance(outcome, dict):
-            return outcome
-        if outcome.item is None:
-            assert self._error is not None
-            raise self._error
-        return item_row(self._owner.out_dir, outcome.item)
+def _calls_per_actor(options: Mapping[str, Any], batch_size: int | None) -> int:
+    """Blocks an actor works on at once: enough rows to keep its ``concurrency`` busy
+    while one block's last requests finish, twice over."""
+    concurrency = int(options.get("concurrency", 8))
+    return min(16, max(2, math.ceil(2 * concurrency / (batch_size or 1024))))
 
 
-async def _inputs(receive: MemoryObjectReceiveStream[ImageRequest]) -> AsyncIterator[ImageRequest]:
-    async with receive:
-        async for request in receive:
-            yield request
+def actor_pool(actors: int, *, calls: int = 2) -> Any:
+    """A pool of ``actors`` actors, each working on up to ``calls`` blocks at once
+    where Ray Data can (its ``enable_true_multi_threading``): an actor then never waits
+    for a block's last request before it starts on the next block's."""
+    strategy = ray.data.ActorPoolStrategy
+    parameters = inspect.signature(strategy).parameters
+    if "enable_true_multi_threading" not in parameters:  # an older Ray: one block at a time
+        return strategy(size=actors)
+    return strategy(
+        size=actors, max_concurrent_calls_per_actor=calls, enable_true_multi_threading=True
+    )
 
 
 def generate_images(
@@ -356,7 +255,7 @@ def generate_images(
     return ds.map_batches(
         ImageGenerator,
         fn_constructor_kwargs=kwargs,
-        compute=ray.data.ActorPoolStrategy(size=actors),
+        compute=actor_pool(actors, calls=_calls_per_actor(options, batch_size)),
         batch_size=batch_size,
         num_cpus=num_cpus,
     )
