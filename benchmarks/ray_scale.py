@@ -161,15 +161,18 @@ def render_section(result: dict[str, Any] | None) -> list[str]:
         )
     out.append("")
     out.append(
-        "Split across actors, the same total concurrency sends as fast as one process, and "
-        "under a rate limit the actors together get the 429 share one process gets: the "
-        "throttle is one, whichever actor meets a 429. More actors (4 x 64) send more only "
-        "while nothing else binds: under the limit they send what the limit lets through, "
-        "and no faster. That is what more machines would change too: each adds its "
-        "actors, but the account's limit is the API's, shared by every client of the key, "
-        "and it binds, not the client. Past it, more machines add 429s (which the shared "
-        "throttle keeps few), not images; below it, they add throughput until the limit "
-        "binds."
+        "Split across actors, the same total concurrency sends as fast as one process "
+        "(the ratios near 1.00), and under a rate limit the actors together keep to it as "
+        "one process does, with about the share of 429s one process gets: the throttle is "
+        "one, whichever actor meets a 429. More actors (4 x 64) send more only while "
+        "nothing else binds: without a limit, as fast as this machine lets them; under the "
+        "limit, what the limit lets through and no faster, with more 429s on the way (the "
+        "256 requests in flight at the start all meet the limit before a rate is learned). "
+        "That is what more machines would change too: each adds actors, but the account's "
+        "limit is the API's, shared by every client of the key, and it binds, not the "
+        "client. Below it, more machines add throughput until it binds; past it, they add "
+        "429s, not images: keep the total concurrency near what the limit lets through "
+        "(the limit times the answer time)."
     )
     out.append("")
     return out

@@ -91,7 +91,7 @@ def test_every_prompt_is_generated_once_across_four_actors(
     sync_server: FakeServer, tmp_path: Path
 ) -> None:
     texts = prompts(300)
-    rows = stage(sync_server, tmp_path, texts).take_all()
+    rows = stage(sync_server, tmp_path, texts, limits="every-prompt").take_all()
 
     assert sorted(row["prompt"] for row in rows) == sorted(texts)  # none lost, none twice
     assert {row["status"] for row in rows} == {"ok"}
@@ -109,6 +109,12 @@ def test_every_prompt_is_generated_once_across_four_actors(
     assert sorted(line["prompt"] for line in lines) == sorted(texts)
     prompt_of = {line["key"]: line["prompt"] for line in lines}
     assert all(prompt_of[row["key"]] == row["prompt"] for row in rows)
+    # The actors asked for permits in batches, not one call per request.
+    limits = ray.get_actor("every-prompt", namespace=nbray.NAMESPACE)
+    stats = ray.get(limits.stats.remote())
+    assert stats["sent"] == 300
+    assert stats["in_flight"] == 0
+    assert stats["exchanges"] < 300
     # nanobanana status reads every actor's manifest.
     status = cli("status", str(tmp_path))
     assert "  Manifests      4\n  Requests       300\n  OK             300\n" in status.stdout

@@ -241,10 +241,12 @@ class LimitsBook:
         self.spend = SpendBook(max_spend_usd, max_credits)
         self.silent_after = silent_after
         self._holders: dict[str, _Holding] = {}
+        self.exchanges = 0
 
     def exchange(self, report: Report) -> Grant:
         """Take in what ``report`` tells; hand out what it asks for, as far as the
         limits let."""
+        self.exchanges += 1
         holding = self._holders.setdefault(report.holder, _Holding(seen=self._clock()))
         holding.seen = self._clock()
         self._take_in(report, holding)
@@ -309,9 +311,10 @@ class LimitsBook:
                 del self._holders[holder]
 
     def stats(self) -> dict[str, float | int | None]:
-        """The cluster's counts: attempts sent, in flight, throttled, spend."""
+        """The cluster's counts: calls, attempts sent, in flight, throttled, spend."""
         throttle = self.throttle
         return {
+            "exchanges": self.exchanges,
             "sent": throttle.sent,
             "in_flight": throttle.in_flight,
             "throttled": throttle.throttled,

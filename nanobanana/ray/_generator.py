@@ -97,7 +97,8 @@ class ImageGenerator:
             write to (an absolute path: an actor's working folder is its own), or an
             object storage URL (``s3://bucket/run/``). Each actor
             keeps its own manifest there (``manifest-ray-1a2b3c4d.jsonl``).
-        api_key: The API key (default: ``AIMLAPI_API_KEY`` in the actor's environment).
+        api_key: The API key (default: the one in the actor's environment, as the SDK
+            reads it).
         base_url: The API's base URL (default: the client's).
         model: The default model.
         concurrency: Requests each actor works on at once.
