@@ -11,7 +11,7 @@ Usage::
 Each benchmark runs as its own process and hands back its JSON: ``async`` (the client
 matrix of ``clients.py``), ``sync`` (its sequential calls), ``memory``
 (``batch_memory.py``), ``startup`` (``startup.py``), ``rate_limits``
-(``rate_limits.py``) and ``gallery``
+(``rate_limits.py``), ``ray`` (``ray_scale.py``, which needs the ``ray`` extra) and ``gallery``
 (``gallery_open.py``, which needs Chromium). With ``--only``, the benchmarks
 not run keep their previous figures in ``latest.json`` (each carries its own date and
 machine); with ``--payloads``, ``--concurrency`` or ``--latency``, the cells run replace
@@ -41,6 +41,7 @@ import _plot
 from _common import BENCH_DIR, RESULTS_DIR, ROOT, TARGETS, log, machine_info, write_json
 from clients import ASYNC_TARGET_KEYS, PYBASE64, STDLIB, cell_base64, evaluate_async
 from rate_limits import render_section as rate_limits_section
+from ray_scale import render_section as ray_scale_section
 
 # --only name -> (script, its extra arguments, key in latest.json)
 BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
@@ -50,6 +51,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "startup": ("startup", [], "startup"),
     "gallery": ("gallery_open", [], "gallery_open"),
     "rate_limits": ("rate_limits", [], "rate_limits"),
+    "ray": ("ray_scale", [], "ray_scale"),
 }
 LATEST = RESULTS_DIR / "latest.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -378,6 +380,7 @@ def render_markdown(doc: dict[str, Any], chart: str | None = None) -> str:
     _startup_section(w, b.get("startup"))
     _gallery_section(w, b.get("gallery_open"))
     out.extend(rate_limits_section(b.get("rate_limits")))
+    out.extend(ray_scale_section(b.get("ray_scale")))
     _method_section(w, matrix)
     return "\n".join(out)
 

@@ -28,6 +28,7 @@ import attrs
 from ._batch import (
     AsyncBatch,
     BatchInput,
+    BatchLimits,
     BatchOptions,
     ProgressCallback,
     Shard,
@@ -505,9 +506,23 @@ class AsyncClient:
             progress=progress,
             shard=shard,
         )
+        return self._batch_of(requests, options, None, timeout, max_retries, retry, metadata)
+
+    def _batch_of(
+        self,
+        requests: Iterable[BatchInput] | AsyncIterable[BatchInput],
+        options: BatchOptions,
+        limits: BatchLimits | None,
+        timeout: float | Timeout | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        metadata: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> AsyncBatch:
+        """A batch of ``options``, keeping to ``limits`` (shared with other batches) when
+        given: what :meth:`batch` and the Ray Data stage run."""
         per_request = self._options(timeout, max_retries, retry, None, None, metadata)
         sender = _BatchSender(self, per_request)
-        return AsyncBatch(sender, requests, options)
+        return AsyncBatch(sender, requests, options, limits)
 
     # -- internals -------------------------------------------------------------------
 

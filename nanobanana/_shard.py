@@ -10,13 +10,14 @@ shards: each has its own throttle, its own spend cap and its own manifest.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 import attrs
 
 from ._errors import ValidationError
 
-__all__ = ["MANIFEST_NAME", "Shard", "manifest_name"]
+__all__ = ["MANIFEST_NAME", "WRITER_PATTERN", "Shard", "manifest_name", "writer_tag"]
 
 #: The manifest of an unsharded batch.
 MANIFEST_NAME = "manifest.jsonl"
@@ -164,9 +165,34 @@ got '3 of 16'
         return index % self.count == self.index
 
 
-def manifest_name(shard: Shard | None) -> str:
-    """The manifest's file name for ``shard`` (``manifest.jsonl`` when unsharded)."""
+#: The name of one of several processes writing to one folder, each taking whatever
+#: inputs come to it (the actors of a Ray Data stage): a word, a dash, hex digits.
+WRITER_PATTERN = re.compile(r"^[a-z]+-[0-9a-f]{4,32}$")
+
+
+def manifest_name(shard: Shard | None, writer: str | None = None) -> str:
+    """The manifest's file name for ``shard`` (``manifest.jsonl`` when unsharded), or
+    for ``writer``: ``manifest-ray-1a2b3c4d.jsonl``.
+
+    Example:
+        >>> manifest_name(None), manifest_name(Shard(1, 4)), manifest_name(None, "ray-1a2b3c4d")
+        ('manifest.jsonl', 'manifest-01-of-04.jsonl', 'manifest-ray-1a2b3c4d.jsonl')
+    """
+    if writer is not None:
+        return f"manifest-{writer}.jsonl"
     return MANIFEST_NAME if shard is None else shard.manifest_name
+
+
+def writer_tag(shard: Shard | None, writer: str | None = None) -> str:
+    """The mark of the temporary files of ``shard`` or ``writer`` (none when neither).
+
+    Example:
+        >>> writer_tag(None), writer_tag(Shard(3, 16)), writer_tag(None, "ray-1a2b3c4d")
+        ('', 's3of16', 'wray1a2b3c4d')
+    """
+    if writer is not None:
+        return "w" + writer.replace("-", "")
+    return shard.tag if shard is not None else ""
 
 
 def _is_decimal(text: str) -> bool:

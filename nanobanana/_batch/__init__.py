@@ -16,8 +16,10 @@ The parts, each readable alone:
 * :mod:`._async_batch`: the async iterator the caller holds.
 """
 
+from ._admission import Admission
 from ._async_batch import AsyncBatch
 from ._items import BatchItem, BatchStatus, BatchSummary, SkipReason
+from ._limits import BatchLimits, LocalLimits
 from ._manifest import MANIFEST_NAME, image_file_name, manifest_paths, read_manifest, slugify
 from ._options import BatchInput, BatchOptions, ProgressCallback, Shard
 from ._remote import (
@@ -29,19 +31,24 @@ from ._remote import (
     read_remote_manifests,
 )
 from ._sender import Sender
+from ._throttle import Throttle
 
 __all__ = [
     "MANIFEST_NAME",
+    "Admission",
     "AsyncBatch",
     "BatchInput",
     "BatchItem",
+    "BatchLimits",
     "BatchOptions",
     "BatchStatus",
     "BatchSummary",
+    "LocalLimits",
     "ProgressCallback",
     "Sender",
     "Shard",
     "SkipReason",
+    "Throttle",
     "check_url",
     "image_file_name",
     "is_url",

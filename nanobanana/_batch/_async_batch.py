@@ -12,6 +12,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._engine import Engine
 from ._items import BatchItem, BatchSummary
+from ._limits import BatchLimits
 from ._options import BatchInput, BatchOptions
 from ._sender import Sender
 
@@ -46,12 +47,13 @@ class AsyncBatch:
         sender: Sender,
         requests: Iterable[BatchInput] | AsyncIterable[BatchInput],
         options: BatchOptions,
+        limits: BatchLimits | None = None,
     ) -> None:
         self._items: MemoryObjectReceiveStream[BatchItem] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done = False
-        self._engine = Engine(sender, requests, options)  # checks the input is iterable
+        self._engine = Engine(sender, requests, options, limits)  # checks the input is iterable
 
     def __repr__(self) -> str:
         s = self.summary

@@ -41,15 +41,14 @@ from .._errors import (
 )
 from .._inputs import encode_images
 from .._models import ImageRequest, ImageResult
-from ._admission import Admission
 from ._attempts import ItemAttempts
 from ._delivery import Delivery
 from ._items import BatchItem, BatchStatus, BatchSummary, SkipReason
 from ._ledger import Ledger
+from ._limits import BatchLimits, LocalLimits
 from ._options import BatchInput, BatchOptions
 from ._reader import InputReader
 from ._sender import Sender
-from ._throttle import Throttle
 
 __all__ = ["Engine"]
 
@@ -96,19 +95,16 @@ class Engine:
         sender: Sender,
         source: Iterable[BatchInput] | AsyncIterable[BatchInput],
         options: BatchOptions,
+        limits: BatchLimits | None = None,
     ) -> None:
         self._sender = sender
         self._options = options
         self.reader = InputReader(source)
         self.ledger = Ledger()
-        self.throttle = Throttle(
-            options.concurrency,
-            requests_per_minute=options.requests_per_minute,
-            adaptive=options.adaptive,
-            max_outage=sender.policy.max_outage,
-        )
+        limits = limits if limits is not None else LocalLimits()
+        self.throttle = limits.throttle(options, max_outage=sender.policy.max_outage)
         self._delivery: Delivery | None = None
-        self._admission = Admission(options, self.ledger)
+        self._admission = limits.admission(options, self.ledger)
         self._scope: anyio.CancelScope | None = None  # cancelled if the consumer goes
         self._closed = False
         # What a stop cancels: the scopes of the requests (and reads) in flight.
@@ -156,7 +152,11 @@ class Engine:
         options = self._options
         try:
             done = self.ledger.open(
-                options.out_dir, resume=options.resume, dry_run=options.dry_run, shard=options.shard
+                options.out_dir,
+                resume=options.resume,
+                dry_run=options.dry_run,
+                shard=options.shard,
+                writer=options.writer,
             )
         except OSError as exc:  # out_dir cannot be made, or its manifest opened
             self._crash_with(exc)

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from .._models import ImageResult
-from .._shard import Shard, manifest_name
+from .._shard import Shard, manifest_name, writer_tag
 from ._items import BatchItem, BatchSummary
 from ._manifest import (
     ImageFolder,
@@ -68,33 +68,39 @@ class Ledger:
         resume: bool,
         dry_run: bool,
         shard: Shard | None = None,
+        writer: str | None = None,
     ) -> Counter[str]:
-        """Prepare ``out_dir`` and open its manifest (the ``shard``'s own, if one is
-        given); return the keys done before (with ``resume``: finished ok in any
-        manifest there, their images still there), each with how many times. Raises
-        the ``OSError`` when ``out_dir`` cannot be prepared."""
+        """Prepare ``out_dir`` and open its manifest (the ``shard``'s or the
+        ``writer``'s own, if one is given); return the keys done before (with
+        ``resume``: finished ok in any manifest there, their images still there), each
+        with how many times. Raises the ``OSError`` when ``out_dir`` cannot be prepared."""
         if out_dir is None:
             return Counter()
+        name = manifest_name(shard, writer)
+        prefix = f"{writer}-" if writer is not None else ""
         if isinstance(out_dir, str):
-            return self._open_remote(out_dir, resume=resume, dry_run=dry_run, shard=shard)
+            return self._open_remote(
+                out_dir, resume=resume, dry_run=dry_run, name=name, prefix=prefix
+            )
         done, gone = read_earlier_runs(out_dir)
         if not resume:
             done = Counter()
         if dry_run:
             return done  # a dry run reads the manifest, to count what a resume would send
         out_dir.mkdir(parents=True, exist_ok=True)
-        removed = clean_partial_files(out_dir, shard)
+        tag = writer_tag(shard, writer)
+        removed = clean_partial_files(out_dir, tag)
         if removed:
             log.info(
                 "removed %d partial file(s) left in %s by an interrupted run", removed, out_dir
             )
-        self._manifest = ManifestWriter(out_dir / manifest_name(shard))
+        self._manifest = ManifestWriter(out_dir / name)
         self._manifest.open()
-        self.folder = ImageFolder(out_dir, gone, shard.tag if shard is not None else "")
+        self.folder = ImageFolder(out_dir, gone, tag, prefix)
         return done
 
     def _open_remote(
-        self, url: str, *, resume: bool, dry_run: bool, shard: Shard | None
+        self, url: str, *, resume: bool, dry_run: bool, name: str, prefix: str
     ) -> Counter[str]:
         """:meth:`open` for object storage (see :mod:`._remote`)."""
         fs, root = open_url(url)
@@ -102,8 +108,8 @@ class Ledger:
         if not resume:
             done = Counter()
         if not dry_run:
-            self._manifest = SegmentWriter(fs, root, shard)
-            self.folder = RemoteFolder(fs, root, gone)
+            self._manifest = SegmentWriter(fs, root, name)
+            self.folder = RemoteFolder(fs, root, gone, prefix)
         return done
 
     def close(self) -> None:

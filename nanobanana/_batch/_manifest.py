@@ -26,7 +26,7 @@ from .._converter import ManifestRecord, manifest_line, sent_parameters
 from .._models import ImageRequest
 from .._provenance import sidecar_path
 from .._results import ImageResult, write_image
-from .._shard import MANIFEST_NAME, Shard
+from .._shard import MANIFEST_NAME
 from ._items import BatchItem
 
 __all__ = [
@@ -103,20 +103,21 @@ def image_file_name(index: int, prompt: str, suffix: str, position: int, count: 
 #: A temporary file of another writer is left alone until it is this old (seconds): it
 #: may be a live shard's image being written. Writing one takes seconds at most.
 STALE_PARTIAL_SECONDS = 30 * 60
-_PARTIAL_TAG = re.compile(r"\.(s\d+of\d+)-[0-9a-f]+\.part$")
+_PARTIAL_TAG = re.compile(r"\.(s\d+of\d+|w[a-z0-9]+)-[0-9a-f]+\.part$")
 
 
-def clean_partial_files(directory: Path, shard: Shard | None = None) -> int:
+def clean_partial_files(directory: Path, tag: str = "") -> int:
     """Remove temporary files a killed batch left behind; return how many.
 
-    Those of this writer (this ``shard``, or an unsharded batch) go at once; those of
-    another shard (or of an unsharded batch, for a shard) only once they are
-    :data:`STALE_PARTIAL_SECONDS` old, so a live shard's image is never removed.
+    Those of this writer (whose files are marked ``tag``: a shard's, see
+    :func:`writer_tag`, or none for an unsharded batch) go at once; those of another
+    writer only once they are :data:`STALE_PARTIAL_SECONDS` old, so a live shard's
+    image is never removed.
     """
     removed = 0
     if not directory.is_dir():
         return 0
-    own = shard.tag if shard is not None else None
+    own = tag or None
     stale_before = time.time() - STALE_PARTIAL_SECONDS
     for entry in directory.iterdir():
         if not (entry.name.startswith(".") and entry.name.endswith(".part")):
@@ -305,10 +306,13 @@ class ImageFolder:
     does.
     """
 
-    def __init__(self, path: Path, recorded_missing: set[str], tag: str = "") -> None:
+    def __init__(
+        self, path: Path, recorded_missing: set[str], tag: str = "", prefix: str = ""
+    ) -> None:
         self.path = path
         self._retired = recorded_missing
         self._tag = tag  # marks the temporary files of a shard
+        self._prefix = prefix  # a writer's, so that no two writers pick one name
 
     def write(self, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:
         """Write the images of one item (each atomically); their paths.
@@ -320,7 +324,7 @@ class ImageFolder:
         count = len(result.images)
         try:
             for position, image in enumerate(result.images):
-                name = image_file_name(index, prompt, image.suffix, position, count)
+                name = self._prefix + image_file_name(index, prompt, image.suffix, position, count)
                 target = self._free(name[: -len(image.suffix)], image.suffix)
                 write_image(target, image, self._tag)
                 paths.append(target)

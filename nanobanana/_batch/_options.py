@@ -12,7 +12,7 @@ import attrs
 from .._config import check_bool, check_int, check_number, per_call_error
 from .._errors import ConfigurationError, ValidationError
 from .._models import ImageRequest
-from .._shard import Shard
+from .._shard import WRITER_PATTERN, Shard
 from ._items import BatchSummary
 from ._remote import check_url, is_url
 
@@ -49,6 +49,13 @@ def _callback(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 def _shard(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not isinstance(value, Shard):
         raise ValidationError(attribute.name, f"must be a Shard or None, got {value!r}")
+
+
+def _writer(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not (isinstance(value, str) and WRITER_PATTERN.match(value)):
+        raise ValidationError(
+            attribute.name, f"must be a word, a dash and hex digits (ray-1a2b3c4d), got {value!r}"
+        )
 
 
 def _folder(value: str | os.PathLike[str] | None) -> Path | str | None:
@@ -96,10 +103,16 @@ class BatchOptions:
     dry_run: bool = attrs.field(default=False, validator=_flag)
     progress: ProgressCallback | None = attrs.field(default=None, validator=_callback)
     shard: Shard | None = attrs.field(default=None, validator=_shard)
+    #: One of several processes writing to one ``out_dir`` (the actors of a Ray Data
+    #: stage): its manifest is ``manifest-<writer>.jsonl`` and its image files start
+    #: with ``<writer>-``, so no two of them write one file.
+    writer: str | None = attrs.field(default=None, validator=_writer)
 
     def __attrs_post_init__(self) -> None:
         if self.resume and self.out_dir is None:
             raise ValidationError("resume", "needs out_dir (the manifest lives there)")
+        if self.writer is not None and self.shard is not None:
+            raise ValidationError("writer", "a batch is either a shard or a writer, not both")
 
     @property
     def capped(self) -> bool:

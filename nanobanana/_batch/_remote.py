@@ -29,7 +29,6 @@ from typing import Any
 
 from .._errors import ValidationError
 from .._models import ImageResult
-from .._shard import Shard, manifest_name
 from ._items import BatchItem
 from ._manifest import earlier_runs, image_file_name, item_line, parse_lines
 
@@ -51,7 +50,9 @@ __all__ = [
 SEGMENT_LINES = 100
 #: ... or once the oldest line waiting is this many seconds old.
 SEGMENT_SECONDS = 5.0
-_MANIFEST = re.compile(r"^manifest(?:-\d+-of-\d+)?(?:\.\d{8}T\d{12}-[0-9a-f]+\.\d+)?\.jsonl$")
+_MANIFEST = re.compile(
+    r"^manifest(?:-\d+-of-\d+|-[a-z]+-[0-9a-f]+)?(?:\.\d{8}T\d{12}-[0-9a-f]+\.\d+)?\.jsonl$"
+)
 _SEGMENT_PART = re.compile(r"\.\d{8}T\d{12}-[0-9a-f]+\.\d+(?=\.jsonl$)")
 _INSTALL = "pip install 'nanobanana[s3]'"
 
@@ -137,10 +138,10 @@ def read_remote_runs(fs: Any, root: str) -> tuple[Counter[str], set[str]]:
 class SegmentWriter:
     """The manifest of one run in object storage, written as numbered segments."""
 
-    def __init__(self, fs: Any, root: str, shard: Shard | None) -> None:
+    def __init__(self, fs: Any, root: str, name: str) -> None:
         self._fs = fs
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%f")
-        stem = manifest_name(shard).removesuffix(".jsonl")
+        stem = name.removesuffix(".jsonl")
         self._prefix = f"{root}/{stem}.{stamp}-{secrets.token_hex(3)}"
         self._waiting: list[bytes] = []
         self._since = 0.0
@@ -181,10 +182,11 @@ class RemoteFolder:
     """Where a batch writes its images in object storage: whole objects, never over one
     that is there already nor under a name the manifest records."""
 
-    def __init__(self, fs: Any, root: str, recorded_missing: set[str]) -> None:
+    def __init__(self, fs: Any, root: str, recorded_missing: set[str], prefix: str = "") -> None:
         self._fs = fs
         self._root = root
         self._taken = set(_names(fs, root)) | recorded_missing
+        self._prefix = prefix  # a writer's, so that no two writers pick one name
 
     def write(self, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:
         """Write the images of one item; their names (relative to ``out_dir``).
@@ -196,7 +198,8 @@ class RemoteFolder:
         count = len(result.images)
         try:
             for position, image in enumerate(result.images):
-                name = self._free(image_file_name(index, prompt, image.suffix, position, count))
+                name = image_file_name(index, prompt, image.suffix, position, count)
+                name = self._free(self._prefix + name)
                 self._fs.pipe_file(f"{self._root}/{name}", image.data)
                 names.append(name)
         except BaseException:
