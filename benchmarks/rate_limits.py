@@ -27,7 +27,10 @@ the test suite. ``run_all.py --only rate_limits`` keeps the figures in
 
 Usage::
 
-    python benchmarks/rate_limits.py [--quick] [--json-out FILE]
+    python benchmarks/rate_limits.py [--quick] [--only TEXT] [--json-out FILE]
+
+``--only`` runs the scenarios whose name contains the text (``bucket``,
+``bucket 200/s@2s``, ``random 30%``, ``retry-after``, ``outage``): for trying a change.
 """
 
 from __future__ import annotations
@@ -189,19 +192,27 @@ def evaluate(row: dict[str, Any]) -> bool:
     return bool(met)
 
 
-async def run(quick: bool) -> list[dict[str, Any]]:
+async def run(quick: bool, only: str | None = None) -> list[dict[str, Any]]:
+    """Run the scenarios (those whose name contains ``only``, when given)."""
     rows: list[dict[str, Any]] = []
     seconds = 4.0 if quick else 8.0
+
+    def wanted(name: str) -> bool:
+        if only is None or only in name:
+            log(name)
+            return True
+        return False
+
     for limit in (10.0, 40.0, 200.0):
         for latency in (0.0, 0.2, 2.0):
-            log(f"token bucket {limit:g}/s, latency {latency:g} s")
-            rows.append(await token_bucket(limit, latency, seconds))
+            if wanted(f"bucket {limit:g}/s@{latency:g}s"):
+                rows.append(await token_bucket(limit, latency, seconds))
     for p in (0.1, 0.3, 0.5):
         for retry_after in (None, 1.0):
-            log(f"random 429s {p:.0%}, Retry-After {retry_after}")
-            rows.append(await random_share(p, retry_after, seconds))
-    log("outage")
-    rows.append(await outage(20.0 if quick else 60.0))
+            if wanted(f"random {p:.0%}{' retry-after' if retry_after else ''}"):
+                rows.append(await random_share(p, retry_after, seconds))
+    if wanted("outage"):
+        rows.append(await outage(20.0 if quick else 60.0))
     for row in rows:
         row["met"] = evaluate(row)
     return rows
@@ -276,9 +287,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter batches and outage")
     parser.add_argument("--json-out", default=None, help="write the figures there as JSON")
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="TEXT",
+        help="run only the scenarios whose name contains TEXT: 'bucket', 'bucket 200/s', "
+        "'bucket 40/s@2s', 'random', 'random 50%%', 'retry-after', 'outage'",
+    )
     args = parser.parse_args()
     started = time.monotonic()
-    rows = asyncio.run(run(args.quick))
+    rows = asyncio.run(run(args.quick, args.only))
     result = {
         "benchmark": "rate_limits",
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -93,7 +93,9 @@ class RetryPolicy:
     "never", and costs nothing: it is retried until the request has waited
     ``max_throttled_wait`` seconds in total for rate limits, however many answers
     that takes, and it spends neither ``max_retries`` nor a batch's retry budget
-    (``n`` above counts rate-limit answers for these waits). Every other retried
+    (``n`` above counts rate-limit answers for these waits). Its ``Retry-After`` is
+    honoured however long, ``max_retry_after`` aside, as long as it fits in what is
+    left of ``max_throttled_wait``; one that does not fit raises at once. Every other retried
     failure (5xx, timeouts, resets) may cost money or show something broken: those
     stop after ``max_retries`` retries or once ``max_total`` seconds (not counting
     time spent waiting out rate limits) have passed since the first attempt.
@@ -104,7 +106,9 @@ class RetryPolicy:
         initial_delay: The backoff ceiling for the first retry, in seconds.
         max_delay: The largest ceiling any single backoff wait may reach.
         max_total: Seconds from the first attempt after which no retry starts.
-        max_retry_after: The longest server-requested wait that is honoured.
+        max_retry_after: The longest server-requested wait that is honoured after
+            a failure other than a rate limit (a rate limit's wait is bounded by
+            ``max_throttled_wait`` instead).
         retry_statuses: HTTP statuses that are retried.
         retry_connection_errors: Whether connection errors and timeouts are retried.
         max_throttled_wait: Seconds a request may wait out rate limits in total;
@@ -146,8 +150,9 @@ class RetryPolicy:
     def no_wait(cls, max_retries: int = 3) -> RetryPolicy:
         """A policy that retries at once: for tests, where waiting only costs time.
 
-        Server-requested waits are still honoured, up to ``max_retry_after`` (60 s);
-        a longer one raises at once.
+        Server-requested waits are still honoured: up to ``max_retry_after`` (60 s)
+        after a server error, within ``max_throttled_wait`` after a rate limit; a
+        longer one raises at once.
 
         Example:
             >>> import nanobanana as nb
@@ -386,23 +391,37 @@ def retry_wait(
     if not _retryable(error, policy) or (not throttled and attempt > policy.max_retries):
         return ""
     asked = error.retry_after if isinstance(error, APIStatusError) else None
+    if throttled:
+        return _throttled_wait(policy, asked, attempt, rand, throttled_wait)
     if asked is not None and asked > policy.max_retry_after:
         return (
             f"the server asked to wait {asked:g} s, more than "
             f"max_retry_after={policy.max_retry_after:g} s; not retried"
         )
     wait = float(asked) if asked is not None else backoff_delay(policy, attempt, rand)
-    if throttled:
-        limit = policy.throttled_wait_limit
-        if limit <= 0 or throttled_wait + wait > limit:
-            return (
-                f"rate limited for {throttled_wait:.0f} s, the most "
-                f"max_throttled_wait={limit:g} s allows"
-            )
-        return wait
     if elapsed + wait > policy.max_total:
         return f"retries stopped: max_total={policy.max_total:g} s reached"
     return wait
+
+
+def _throttled_wait(
+    policy: RetryPolicy, asked: float | None, attempt: int, rand: float, waited: float
+) -> float | str:
+    """The wait before retrying a rate limit: what the server asked for (however long,
+    ``max_retry_after`` aside) or the backoff, if it fits in what is left of
+    ``max_throttled_wait``; else why not."""
+    limit = policy.throttled_wait_limit
+    wait = float(asked) if asked is not None else backoff_delay(policy, attempt, rand)
+    if limit > 0 and waited + wait <= limit:
+        return wait
+    if asked is not None and asked > policy.max_retry_after:
+        left = max(0.0, limit - waited)
+        of = f"the {left:.0f} s left of " if waited > 0 else ""
+        return (
+            f"the server asked to wait {asked:g} s, more than {of}"
+            f"max_throttled_wait={limit:g} s allows; not retried"
+        )
+    return f"rate limited for {waited:.0f} s, the most max_throttled_wait={limit:g} s allows"
 
 
 @attrs.define

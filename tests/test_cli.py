@@ -93,6 +93,8 @@ def test_an_unknown_flag_gets_no_quoting_hint() -> None:
         (("generate", "x", "--fake", "-n", "5"), "num_images"),
         (("batch", "in.txt", "-o", "out", "--fake", "--concurrency", "0"), "--concurrency"),
         (("batch", "in.txt", "-o", "out", "--fake", "--rpm", "-1"), "--rpm"),
+        (("batch", "in.txt", "-o", "out", "--fake", "--max-outage", "-1"), "--max-outage"),
+        (("generate", "x", "--fake", "--max-throttled-wait", "soon"), "--max-throttled-wait"),
         (("edit", "x", "--fake", "-i", "missing.png"), "missing.png"),
         (("generate", "x", "--fake", "--base-url", "http://127.0.0.1:9"), "--fake"),
         (("generate", "x", "--api-key", "k", "--base-url", "ftp://x"), "base_url"),
@@ -154,6 +156,19 @@ def test_generate_failure_exits_1_with_the_error(sync_server: FakeServer, tmp_pa
     assert doc["error"]["type"] == "BadRequestError"
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_max_throttled_wait_bounds_the_patience_for_429s(
+    sync_server: FakeServer, tmp_path: Path
+) -> None:
+    sync_server.fail_next(1, status=429, retry_after=1)
+    args = ("generate", "x", "-o", str(tmp_path), "--json", "--max-throttled-wait", "0.5")
+    result = cli(*args, *against(sync_server))
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert doc["error"]["status"] == 429
+    assert "max_throttled_wait=0.5 s" in doc["error"]["message"]
+    assert len(sync_server.generation_requests) == 1
 
 
 def test_edit_sends_paths_and_urls(sync_server: FakeServer, tmp_path: Path) -> None:

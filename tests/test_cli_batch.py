@@ -177,6 +177,37 @@ def test_fail_fast_stops_the_batch(sync_server: FakeServer, tmp_path: Path) -> N
     assert len(sync_server.generation_requests) == 1
 
 
+def test_max_throttled_wait_bounds_each_items_patience_for_429s(
+    sync_server: FakeServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.txt"
+    source.write_text("one\n")
+    sync_server.fail_next(1, status=429, retry_after=1)
+    out = tmp_path / "out"
+    args = ("batch", str(source), "-o", str(out), "--max-throttled-wait", "0.5", "--json")
+    result = cli(*args, *against(sync_server))
+    assert result.returncode == 1
+    item = json_lines(result.stdout)[0]
+    assert item["status"] == "failed"
+    assert "max_throttled_wait=0.5 s" in item["error"]["message"]
+    assert len(sync_server.generation_requests) == 1
+
+
+def test_max_outage_stops_a_batch_resumably(sync_server: FakeServer, tmp_path: Path) -> None:
+    source = tmp_path / "prompts.txt"
+    source.write_text("".join(f"prompt {i}\n" for i in range(6)))
+    out = tmp_path / "out"
+    args = ("batch", str(source), "-o", str(out), "--concurrency", "3", *against(sync_server))
+    sync_server.outage(3600, status=503)
+    stopped = cli(*args, "--max-outage", "0.3")
+    assert stopped.returncode == 1
+    assert "max_outage=0.3 s" in stopped.stderr
+    sync_server.outage(0)
+    resumed = cli(*args, "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json_lines(resumed.stdout)[-1]["ok"] == 6
+
+
 def test_dry_run_needs_no_key_and_sends_nothing(tmp_path: Path) -> None:
     source = tmp_path / "prompts.txt"
     source.write_text("one\ntwo\n")

@@ -105,6 +105,18 @@ def test_rate_limit_waits_add_up_to_at_most_max_throttled_wait(
         assert waited <= limit
 
 
+def test_a_429_asking_for_more_than_max_retry_after_is_waited_out_while_patience_lasts() -> None:
+    policy = nb.RetryPolicy.for_batch()  # max_retry_after=60, max_throttled_wait=900
+    error = nb.RateLimitError("slow down", status=429, retry_after=300)
+
+    assert retry_wait(error, 1, policy, elapsed=0.0, rand=0.5) == 300.0
+    refused = retry_wait(error, 2, policy, elapsed=0.0, rand=0.5, throttled_wait=700)
+    assert refused == (
+        "the server asked to wait 300 s, more than the 200 s left of "
+        "max_throttled_wait=900 s allows; not retried"
+    )
+
+
 # -- batches --------------------------------------------------------------------------
 
 
@@ -122,6 +134,32 @@ async def test_a_batch_under_a_tight_rate_limit_loses_no_item(server: FakeServer
     assert summary.throttled == sum(item.throttled for item in items)
     assert all(item.attempts - item.throttled == 1 for item in items)
     assert summary.requests_sent == len(server.generation_requests)
+
+
+async def test_a_batch_item_waits_out_a_retry_after_above_max_retry_after(
+    server: FakeServer,
+) -> None:
+    server.fail_next(1, status=429, retry_after=0.2)
+    policy = patient(max_retry_after=0.05, max_throttled_wait=5)
+    async with nb.AsyncClient(api_key=server.api_key, base_url=server.url, retry=policy) as client:
+        items = [item async for item in client.batch(["a red kite"], concurrency=1)]
+
+    assert items[0].ok
+    assert (items[0].attempts, items[0].throttled) == (2, 1)
+
+
+async def test_a_batch_item_fails_at_once_when_the_wait_asked_for_exceeds_its_patience(
+    server: FakeServer,
+) -> None:
+    server.fail_next(1, status=429, retry_after=90)
+    policy = patient(max_throttled_wait=5)
+    async with nb.AsyncClient(api_key=server.api_key, base_url=server.url, retry=policy) as client:
+        items = [item async for item in client.batch(["a red kite"], concurrency=1)]
+
+    assert items[0].status == "failed"
+    assert isinstance(items[0].error, nb.RateLimitError)
+    assert "asked to wait 90 s, more than max_throttled_wait=5 s allows" in str(items[0].error)
+    assert len(server.generation_requests) == 1
 
 
 async def test_429s_do_not_spend_the_retry_budget(server: FakeServer) -> None:

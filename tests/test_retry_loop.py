@@ -104,7 +104,14 @@ async def test_a_refused_retry_says_why_in_a_new_error_of_the_same_class() -> No
 
 async def test_a_wait_longer_than_max_retry_after_is_not_retried() -> None:
     policy = nb.RetryPolicy(max_retry_after=1.0)
-    with pytest.raises(nb.RateLimitError, match="asked to wait 30 s") as info:
+    with pytest.raises(nb.ServerError, match="asked to wait 30 s") as info:
+        await send_with_retries(Script(busy(500, retry_after=30.0)), policy)
+    assert info.value.retry_after == 30.0
+
+
+async def test_a_rate_limit_wait_longer_than_max_throttled_wait_is_not_retried() -> None:
+    policy = nb.RetryPolicy(max_retry_after=1.0, max_throttled_wait=10.0)
+    with pytest.raises(nb.RateLimitError, match="max_throttled_wait=10 s allows") as info:
         await send_with_retries(Script(busy(429, retry_after=30.0)), policy)
     assert info.value.retry_after == 30.0
 

@@ -21,6 +21,7 @@ import anyio
 from nanobanana._client import AsyncClient
 from nanobanana._config import resolve_api_key
 from nanobanana._errors import ConfigurationError
+from nanobanana._retry import RetryPolicy
 
 from ._exit import EXIT_INTERRUPTED, PROG, UsageError
 from ._reporter import Reporter
@@ -164,7 +165,7 @@ def signals_restored() -> Iterator[None]:
 
 def client_settings(args: Any) -> dict[str, Any]:
     """The client settings the command line gives (``--timeout``, ``--max-retries``,
-    ``--no-metadata``).
+    ``--max-throttled-wait``, ``--max-outage``, ``--no-metadata``).
 
     Only what was given: the client's defaults stand for the rest (a timeout of
     ``None`` would mean "no limit", not "the default").
@@ -174,6 +175,12 @@ def client_settings(args: Any) -> dict[str, Any]:
         settings["timeout"] = args.timeout
     if args.max_retries is not None:
         settings["max_retries"] = args.max_retries
+    patience: dict[str, Any] = {}
+    for name in ("max_throttled_wait", "max_outage"):
+        if getattr(args, name, None) is not None:
+            patience[name] = getattr(args, name)
+    if patience:
+        settings["retry"] = RetryPolicy(**patience)
     if getattr(args, "no_metadata", False):
         settings["metadata"] = False
     return settings

@@ -185,6 +185,13 @@ def _common_options() -> _Parser:
         "--max-retries", type=_non_negative_int, metavar="N", help="retries per request"
     )
     group.add_argument(
+        "--max-throttled-wait",
+        type=_non_negative_float,
+        metavar="SECONDS",
+        help="most a request waits out rate limits (429s), in total "
+        "(default: 120 for one call, 900 per batch item)",
+    )
+    group.add_argument(
         "-q", "--quiet", action="store_true", help="no progress, no summary; errors only"
     )
     group.add_argument(
@@ -317,6 +324,12 @@ def _batch_arguments(batch: argparse.ArgumentParser) -> None:
 
 
 def _batch_limits(batch: argparse.ArgumentParser) -> None:
+    batch.add_argument(
+        "--max-outage",
+        type=_non_negative_float,
+        metavar="SECONDS",
+        help="stop (resumably) once the API has been down this long (default: 600)",
+    )
     batch.add_argument(
         "--max-spend-usd",
         type=_non_negative_float,
