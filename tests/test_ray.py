@@ -118,6 +118,9 @@ def test_every_prompt_is_generated_once_across_four_actors(
     # nanobanana status reads every actor's manifest.
     status = cli("status", str(tmp_path))
     assert "  Manifests      4\n  Requests       300\n  OK             300\n" in status.stdout
+    # ... and so does the gallery.
+    assert cli("gallery", str(tmp_path)).returncode == 0
+    assert "prompt number 299" in (tmp_path / "index.html").read_text(encoding="utf-8")
 
 
 def test_a_spend_cap_holds_for_the_whole_dataset(sync_server: FakeServer, tmp_path: Path) -> None:
@@ -128,6 +131,19 @@ def test_a_spend_cap_holds_for_the_whole_dataset(sync_server: FakeServer, tmp_pa
     assert statuses == {("ok", None): 12, ("skipped", "budget"): 68}
     assert sum(paid(sync_server).values()) == 12
     assert sum(row["usd"] for row in rows if row["status"] == "ok") <= cap
+
+
+def test_a_dataset_run_again_sends_nothing_it_finished(
+    sync_server: FakeServer, tmp_path: Path
+) -> None:
+    texts = prompts(40)
+    first = stage(sync_server, tmp_path, texts, actors=2).take_all()
+    again = stage(sync_server, tmp_path, texts, actors=2).take_all()
+
+    assert len(sync_server.generation_requests) == 40  # the second run sent nothing
+    assert {(row["status"], row["resumed"]) for row in again} == {("ok", True)}
+    paths = {row["prompt"]: row["image_paths"] for row in first}
+    assert all(row["image_paths"] == paths[row["prompt"]] for row in again)
 
 
 def share_of_429s(server: FakeServer) -> float:

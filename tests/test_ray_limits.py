@@ -13,6 +13,7 @@ import nanobanana as nb
 from nanobanana._batch import BatchOptions
 from nanobanana.ray._book import Grant, LimitsBook, Report, Settled, SpendBook
 from nanobanana.ray._lease import Lease, SharedLimits
+from nanobanana.ray._rows import DoneLines
 from nanobanana.testing import FakeServer
 
 
@@ -167,3 +168,16 @@ def test_without_ray_the_module_says_which_extra_to_install() -> None:
     result = run_python("import sys; sys.modules['ray'] = None; import nanobanana.ray")
     assert result.returncode == 1
     assert "pip install 'nanobanana[ray]'" in result.stderr
+
+
+def test_the_lines_done_are_read_once_each_as_the_manifests_grow(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"png")
+    manifest = tmp_path / "manifest-ray-0a0a.jsonl"
+    line = '{"key": "k1", "status": "ok", "paths": ["a.png"]}\n'
+    manifest.write_text(line + '{"key": "k2", "status": "ok", "paths": ["gone.png"]}\n{"key"')
+    lines = DoneLines(str(tmp_path))
+
+    assert {key: len(docs) for key, docs in lines.refresh().items()} == {"k1": 1}
+    with manifest.open("a") as fh:  # the torn line is finished, another line comes
+        fh.write(': "k3", "status": "failed", "paths": []}\n' + line)
+    assert {key: len(docs) for key, docs in lines.refresh().items()} == {"k1": 2}

@@ -6,8 +6,8 @@ A row's request is made of its ``prompt`` column and of any other column named l
 (:data:`OUTPUT_COLUMNS`) are added, replacing columns of the same name.
 
 A row whose request finished before (its manifest line says ``ok`` and its images are
-still in ``out_dir``, in any actor's manifest) is not sent again: its row is made from
-that line, with ``resumed`` set.
+still in ``out_dir``, in any actor's manifest: see :class:`DoneLines`) is not sent
+again: its row is made from that line, with ``resumed`` set.
 """
 
 from __future__ import annotations
@@ -18,13 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._batch import (
-    BatchItem,
-    manifest_paths,
-    open_url,
-    read_manifest,
-    read_remote_manifests,
-)
+from .._batch import BatchItem, manifest_paths, manifest_segments, open_url
+from .._batch._manifest import parse_lines
 from .._errors import NanoBananaError
 from .._models import ImageRequest
 
@@ -32,8 +27,8 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "REQUEST_COLUMNS",
     "Done",
+    "DoneLines",
     "block_rows",
-    "done_before",
     "failed_row",
     "item_row",
     "line_row",
@@ -121,26 +116,60 @@ def _full(out_dir: str, name: str) -> str:
     return str(Path(out_dir) / name)
 
 
-def done_before(out_dir: str) -> Done:
-    """Every ``ok`` line of every manifest in ``out_dir`` whose images are all there."""
-    if "://" in out_dir:
-        fs, root = open_url(out_dir)
-        present = {str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)}
-        docs: Iterable[dict[str, Any]] = (doc for _, doc in read_remote_manifests(fs, root))
-        exists: Callable[[str], bool] = present.__contains__
-    else:
-        folder = Path(out_dir)
-        docs = (doc for path in manifest_paths(folder) for doc in read_manifest(path))
-        exists = lambda name: (folder / name).is_file()  # noqa: E731
+class DoneLines:
+    """The ``ok`` lines of every manifest in ``out_dir`` whose images are all there, by
+    request key, kept up to date by :meth:`refresh`, which reads only what was written
+    since the last time (the new end of each manifest file, the new segments in object
+    storage), so a block costs what was written since the last block, not the whole
+    folder again.
+    """
 
-    done: Done = defaultdict(deque)
-    for doc in docs:
-        names = doc.get("paths")
-        if doc.get("status") != "ok" or not isinstance(names, list):
-            continue
-        if all(isinstance(name, str) and exists(name) for name in names):
-            done[doc["key"]].append(doc)
-    return done
+    def __init__(self, out_dir: str) -> None:
+        self.out_dir = out_dir
+        self.done: Done = defaultdict(deque)
+        self._read_to: dict[Path, int] = {}  # a manifest file: bytes read
+        self._segments: set[str] = set()  # object storage: segments read
+
+    def refresh(self) -> Done:
+        """Read what was written since the last call; the lines known now."""
+        if "://" in self.out_dir:
+            self._refresh_remote()
+        else:
+            self._refresh_local()
+        return self.done
+
+    def _refresh_local(self) -> None:
+        folder = Path(self.out_dir)
+        for path in manifest_paths(folder):
+            start = self._read_to.get(path, 0)
+            with path.open("rb") as fh:
+                fh.seek(start)
+                data = fh.read()
+            whole = data[: data.rfind(b"\n") + 1]  # a line being written is read next time
+            self._read_to[path] = start + len(whole)
+            self._add(parse_lines(whole.splitlines(keepends=True)), folder_has(folder))
+
+    def _refresh_remote(self) -> None:
+        fs, root = open_url(self.out_dir)
+        present = {str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)}
+        for name in manifest_segments(fs, root):
+            if name not in self._segments:
+                self._segments.add(name)
+                data: bytes = fs.cat_file(f"{root}/{name}")
+                self._add(parse_lines(data.splitlines(keepends=True)), present.__contains__)
+
+    def _add(self, docs: Iterable[dict[str, Any]], exists: Callable[[str], bool]) -> None:
+        for doc in docs:
+            names = doc.get("paths")
+            if doc.get("status") != "ok" or not isinstance(names, list):
+                continue
+            if all(isinstance(name, str) and exists(name) for name in names):
+                self.done[doc["key"]].append(doc)
+
+
+def folder_has(folder: Path) -> Callable[[str], bool]:
+    """Whether ``folder`` has a file of a given name."""
+    return lambda name: (folder / name).is_file()
 
 
 def line_row(out_dir: str, doc: Mapping[str, Any]) -> Row:

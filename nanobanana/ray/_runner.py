@@ -25,7 +25,7 @@ from .._errors import NanoBananaError
 from .._models import ImageRequest
 from ._book import Grant, Report
 from ._lease import Lease, SharedLimits
-from ._rows import Done, done_before, failed_row, item_row, line_row, make_request
+from ._rows import Done, DoneLines, failed_row, item_row, line_row, make_request
 
 __all__ = ["Runner"]
 
@@ -53,6 +53,8 @@ class Runner:
         self._limits = limits  # the handle of the limits actor, or None
         self._writer = options.writer
         self._out_dir = str(options.out_dir)
+        self._done = DoneLines(self._out_dir)
+        self._reading: anyio.Lock | None = None  # made on the loop
         self._client_kwargs = client
         self._per_request = per_request
         self._options = options
@@ -65,6 +67,7 @@ class Runner:
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         send, receive = anyio.create_memory_object_stream[ImageRequest](math.inf)
+        self._reading = anyio.Lock()
         self._send = send
         async with AsyncClient(**self._client_kwargs) as client:
             self.client = client
@@ -107,8 +110,10 @@ class Runner:
 
     async def run_block(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The outcome row of each of ``rows``."""
-        done = await anyio.to_thread.run_sync(done_before, self._out_dir)
-        outcomes: list[dict[str, Any] | _Slot] = [self._start(row, done) for row in rows]
+        assert self._reading is not None
+        async with self._reading:  # blocks may come from several threads at once
+            done = await anyio.to_thread.run_sync(self._done.refresh)
+            outcomes: list[dict[str, Any] | _Slot] = [self._start(row, done) for row in rows]
         for outcome in outcomes:
             if isinstance(outcome, _Slot):
                 await outcome.event.wait()
