@@ -319,3 +319,72 @@ def test_a_refused_manifest_segment_stops_the_batch_with_its_error(
 
     assert "Access Denied" in (batch.summary.stop_reason or "")
     assert batch.summary.ok == 1  # the first item; its line could not be written
+
+
+# -- a storage library's own errors ---------------------------------------------------
+
+
+@pytest.fixture
+def no_credentials(bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``bucket``, reached with no AWS credentials anywhere: botocore raises its own
+    ``NoCredentialsError``, which s3fs lets through."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    fsspec.get_filesystem_class("s3").clear_instance_cache()
+    return bucket
+
+
+def test_a_bucket_without_credentials_is_a_usage_error_before_anything_is_sent(
+    sync_server: FakeServer, no_credentials: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "boats.txt"
+    source.write_text("".join(p + "\n" for p in prompts(3)))
+    assert sync_server.api_key is not None
+    args = ["batch", str(source), "-o", no_credentials, "--progress", "off"]
+    result = subprocess.run(
+        [sys.executable, "-m", "nanobanana", *args, "--base-url", sync_server.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "AIML_API_KEY": sync_server.api_key},
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"nanobanana batch: error: -o {no_credentials}: "
+        "NoCredentialsError: Unable to locate credentials\n"
+    )
+    assert sync_server.generation_requests == []  # stopped before anything was paid for
+
+
+def test_the_sdk_raises_an_oserror_for_a_bucket_without_credentials(
+    sync_client: nb.Client, no_credentials: str
+) -> None:
+    with pytest.raises(OSError, match="NoCredentialsError") as raised:
+        sync_client.batch(prompts(2), out_dir=no_credentials).run()
+    assert type(raised.value.__cause__).__name__ == "NoCredentialsError"
+
+
+def test_a_store_that_fails_mid_batch_stops_it_with_the_reason(
+    sync_client: nb.Client, memory_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = fsspec.get_filesystem_class("memory")
+    real_pipe = memory.pipe_file
+
+    def pipe_file(self: Any, path: str, value: bytes, **kwargs: Any) -> None:
+        if path.endswith("-3.png"):
+            raise RuntimeError("the store said no")  # not an OSError
+        real_pipe(self, path, value, **kwargs)
+
+    monkeypatch.setattr(memory, "pipe_file", pipe_file)
+    batch = sync_client.batch(prompts(6), out_dir=memory_url, concurrency=1)
+    with pytest.raises(OSError, match="RuntimeError: the store said no"):
+        batch.run()
+
+    summary = batch.summary
+    assert summary.stop_reason is not None
+    assert "RuntimeError: the store said no" in summary.stop_reason
+    assert summary.ok == 3  # 0, 1 and 2: the item whose image was not written is not ok

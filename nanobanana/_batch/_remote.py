@@ -12,13 +12,16 @@ Object stores have no append and no rename, so there:
   its last unwritten segment: a resume sends those items again.
 
 fsspec (and, for ``s3://``, s3fs) is imported only when such a URL is used: the
-``s3`` extra installs both.
+``s3`` extra installs both. Whatever a storage call raises reaches the batch as an
+``OSError`` naming the URL (s3fs lets some of botocore's errors through, a missing
+credential among them), so it stops the batch the way a full disk does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import re
 import secrets
 import time
@@ -37,6 +40,7 @@ __all__ = [
     "SEGMENT_SECONDS",
     "RemoteFolder",
     "SegmentWriter",
+    "Storage",
     "check_url",
     "is_url",
     "manifest_base",
@@ -63,12 +67,51 @@ def is_url(out_dir: object) -> bool:
 
 
 def open_url(url: str) -> tuple[Any, str]:
-    """The fsspec file system of ``url`` and the path of the folder in it."""
+    """The fsspec file system of ``url`` (whose calls raise only ``OSError``: see
+    :class:`Storage`) and the path of the folder in it."""
     check_url(url)
     import fsspec  # an optional dependency: imported only for a URL
 
-    fs, root = fsspec.core.url_to_fs(url)
-    return fs, root.rstrip("/")
+    with _as_os_error(url):
+        fs, root = fsspec.core.url_to_fs(url)
+    return Storage(fs, url), root.rstrip("/")
+
+
+@contextlib.contextmanager
+def _as_os_error(url: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+
+class Storage:
+    """An fsspec file system whose calls raise ``OSError`` for every failure.
+
+    A storage library's own errors (botocore's ``NoCredentialsError``, say) become an
+    ``OSError`` naming the URL and the original error, chained to it.
+    """
+
+    def __init__(self, fs: Any, url: str) -> None:
+        self._fs = fs
+        self._url = url
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._fs, name)
+        if not callable(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _as_os_error(self._url):
+                return attribute(*args, **kwargs)
+
+        return call
+
+    def __repr__(self) -> str:
+        return f"Storage({self._url!r})"
 
 
 def check_url(url: str) -> None:

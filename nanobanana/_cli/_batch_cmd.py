@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 
-from nanobanana._batch import MANIFEST_NAME, check_url, is_url
+from nanobanana._batch import MANIFEST_NAME, check_url, is_url, manifest_segments, open_url
 from nanobanana._errors import ValidationError
 from nanobanana._models import ImageRequest
 from nanobanana._shard import Shard
@@ -85,6 +85,10 @@ def _output(output: str) -> Path | str:
             check_url(output)
         except ValidationError as exc:
             raise UsageError(f"-o {str(exc).removeprefix('out_dir: ')}") from None
+        try:  # reachable, with the credentials found
+            manifest_segments(*open_url(output))
+        except OSError as exc:
+            raise UsageError(f"-o {exc}") from None
         return output
     out = Path(output).expanduser()
     check_folder(out, f"-o {output}")
