@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import re
 import threading
 import time
@@ -11,9 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
 import ray
 from _helpers import cli
+from moto.server import ThreadedMotoServer
 
 import nanobanana as nb
 import nanobanana.ray as nbray
@@ -26,6 +29,11 @@ pytestmark = [
 ]
 
 Row = dict[str, Any]
+_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +43,27 @@ def ambient_server() -> Iterator[FakeServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint on 127.0.0.1 (moto's server), for the actors to write to."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module", autouse=True)
-def local_ray(ambient_server: FakeServer) -> Iterator[None]:
-    env = {"AIML_API_KEY": ambient_server.api_key or "", "AIML_API_BASE": ambient_server.url}
+def local_ray(ambient_server: FakeServer, s3_endpoint: str) -> Iterator[None]:
+    env = {
+        "AIML_API_KEY": ambient_server.api_key or "",
+        "AIML_API_BASE": ambient_server.url,
+        **_AWS,
+        "AWS_ENDPOINT_URL": s3_endpoint,
+    }
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -53,7 +79,7 @@ def prompts(n: int) -> list[str]:
 
 
 def stage(
-    server: FakeServer, out: Path, texts: list[str], *, actors: int = 4, **options: Any
+    server: FakeServer, out: Path | str, texts: list[str], *, actors: int = 4, **options: Any
 ) -> Any:
     """The dataset of ``texts`` with its images generated against ``server``."""
     ds = ray.data.from_items(
@@ -246,3 +272,28 @@ def test_a_row_that_is_no_request_fails_alone(sync_server: FakeServer, tmp_path:
     }
     assert "sideways" in next(row["error"] for row in rows if row["status"] == "failed")
     assert len(sync_server.generation_requests) == 1
+
+
+def test_actors_write_to_one_s3_folder_that_status_reads(
+    sync_server: FakeServer, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**_AWS, "AWS_ENDPOINT_URL": s3_endpoint}.items():
+        monkeypatch.setenv(name, value)
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir("ray-run")
+    url = "s3://ray-run/postcards/"
+    texts = prompts(40)
+
+    rows = stage(sync_server, url, texts, actors=2, limits="s3-folder").take_all()
+
+    assert sorted(row["prompt"] for row in rows) == sorted(texts)
+    assert {row["status"] for row in rows} == {"ok"}
+    assert paid(sync_server) == collections.Counter(texts)
+    fs.invalidate_cache()
+    names = [str(p).rsplit("/", 1)[-1] for p in fs.ls("ray-run/postcards", detail=False)]
+    images = sorted(n for n in names if n.endswith(".png"))
+    assert sorted(path for row in rows for path in row["image_paths"]) == [
+        url + name for name in images
+    ]  # one image per prompt, each where its row says
+    status = cli("status", url)  # with the AWS settings of the environment
+    assert "  Requests       40\n  OK             40\n" in status.stdout  # every actor's

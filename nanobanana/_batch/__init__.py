@@ -27,6 +27,7 @@ from ._remote import (
     is_url,
     manifest_base,
     manifest_segments,
+    object_names,
     open_url,
     read_remote_manifests,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "image_file_name",
     "is_url",
     "manifest_base",
+    "object_names",
     "manifest_paths",
     "manifest_segments",
     "open_url",

@@ -45,6 +45,7 @@ __all__ = [
     "is_url",
     "manifest_base",
     "manifest_segments",
+    "object_names",
     "open_url",
     "read_remote_manifests",
     "read_remote_runs",
@@ -142,7 +143,7 @@ def manifest_base(name: str) -> str | None:
     return _SEGMENT_PART.sub("", name)
 
 
-def _names(fs: Any, root: str) -> list[str]:
+def object_names(fs: Any, root: str) -> list[str]:
     """The names of the objects in ``root`` (none when it does not exist)."""
     fs.invalidate_cache(root)
     try:
@@ -154,7 +155,7 @@ def _names(fs: Any, root: str) -> list[str]:
 
 def manifest_segments(fs: Any, root: str) -> list[str]:
     """The names of the manifest segments in ``root``, in the order written."""
-    return [name for name in _names(fs, root) if manifest_base(name) is not None]
+    return [name for name in object_names(fs, root) if manifest_base(name) is not None]
 
 
 def read_remote_manifests(
@@ -173,7 +174,7 @@ def read_remote_manifests(
 
 def read_remote_runs(fs: Any, root: str) -> tuple[Counter[str], set[str]]:
     """What earlier runs left in ``root`` (see :func:`earlier_runs`)."""
-    present = set(_names(fs, root))
+    present = set(object_names(fs, root))
     docs = (doc for _, doc in read_remote_manifests(fs, root))
     return earlier_runs(docs, present.__contains__)
 
@@ -228,7 +229,7 @@ class RemoteFolder:
     def __init__(self, fs: Any, root: str, recorded_missing: set[str], prefix: str = "") -> None:
         self._fs = fs
         self._root = root
-        self._taken = set(_names(fs, root)) | recorded_missing
+        self._taken = set(object_names(fs, root)) | recorded_missing
         self._prefix = prefix  # a writer's, so that no two writers pick one name
 
     def write(self, index: int, prompt: str, result: ImageResult) -> tuple[Path, ...]:

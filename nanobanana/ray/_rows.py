@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._batch import BatchItem, manifest_paths, manifest_segments, open_url
+from .._batch import BatchItem, manifest_base, manifest_paths, object_names, open_url
 from .._batch._manifest import parse_lines
 from .._errors import NanoBananaError
 from .._models import ImageRequest
@@ -151,9 +151,10 @@ class DoneLines:
 
     def _refresh_remote(self) -> None:
         fs, root = open_url(self.out_dir)
-        present = {str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)}
-        for name in manifest_segments(fs, root):
-            if name not in self._segments:
+        names = object_names(fs, root)  # none while the folder does not exist yet
+        present = set(names)
+        for name in names:
+            if manifest_base(name) is not None and name not in self._segments:
                 self._segments.add(name)
                 data: bytes = fs.cat_file(f"{root}/{name}")
                 self._add(parse_lines(data.splitlines(keepends=True)), present.__contains__)
