@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nanobanana.testing import FakeServer
+
+#: The AWS settings of a test that writes to :func:`s3_server`.
+AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[str]:
+    """A real S3 endpoint on 127.0.0.1 (moto's server, from the dev extra): its URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 def cli(

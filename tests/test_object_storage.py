@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _helpers import AWS, s3_server
 
 import nanobanana as nb
 from nanobanana._batch import _remote
@@ -23,30 +23,18 @@ from nanobanana.testing import FakeServer
 
 # The dev extra installs them (fsspec, s3fs, moto's server); the SDK does not need them.
 fsspec = pytest.importorskip("fsspec")
-moto_server = pytest.importorskip("moto.server")
-
-_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+pytest.importorskip("moto.server")
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with s3_server() as url:
+        yield url
 
 
 @pytest.fixture
 def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {**_AWS, "AWS_ENDPOINT_URL": s3_endpoint}
+    env = {**AWS, "AWS_ENDPOINT_URL": s3_endpoint}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

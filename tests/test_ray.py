@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import json
-import logging
 import re
 import threading
 import time
@@ -15,8 +14,7 @@ from typing import Any
 import fsspec
 import pytest
 import ray
-from _helpers import cli
-from moto.server import ThreadedMotoServer
+from _helpers import AWS, cli, s3_server
 
 import nanobanana as nb
 import nanobanana.ray as nbray
@@ -29,11 +27,6 @@ pytestmark = [
 ]
 
 Row = dict[str, Any]
-_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +38,9 @@ def ambient_server() -> Iterator[FakeServer]:
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    """A real S3 endpoint on 127.0.0.1 (moto's server), for the actors to write to."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    """A real S3 endpoint for the actors to write to."""
+    with s3_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,7 +48,7 @@ def local_ray(ambient_server: FakeServer, s3_endpoint: str) -> Iterator[None]:
     env = {
         "AIML_API_KEY": ambient_server.api_key or "",
         "AIML_API_BASE": ambient_server.url,
-        **_AWS,
+        **AWS,
         "AWS_ENDPOINT_URL": s3_endpoint,
     }
     ray.init(
@@ -277,7 +264,7 @@ def test_a_row_that_is_no_request_fails_alone(sync_server: FakeServer, tmp_path:
 def test_actors_write_to_one_s3_folder_that_status_reads(
     sync_server: FakeServer, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in {**_AWS, "AWS_ENDPOINT_URL": s3_endpoint}.items():
+    for name, value in {**AWS, "AWS_ENDPOINT_URL": s3_endpoint}.items():
         monkeypatch.setenv(name, value)
     fs = fsspec.filesystem("s3", skip_instance_cache=True)
     fs.mkdir("ray-run")
