@@ -7,12 +7,13 @@ of its own), writes its images (shielded from cancellation, so a file is complet
 or absent), records the item in the ledger, and hands it out through
 :mod:`._delivery`; then gives the turn back.
 
-An item waiting out a retry (a backoff, or a ``Retry-After`` of its own) sends
-nothing for that while, so it gives its turn back early: another worker (started
-then, up to ``SPARE_WORKERS`` times the concurrency in all) reads the next input,
-and the requests in flight stay near the throttle's limit instead of dropping by
-one for each waiting item. The throttle bounds what is in flight; the turns bound
-what is read; the workers bound what is held (memory stays O(concurrency)).
+An item waiting out a 429 that is not about the batch's load (a backoff, or a
+``Retry-After`` of its own: see :attr:`Throttle.waits_alone`) sends nothing for that
+while, so it gives its turn back early: another worker (started then, up to
+``SPARE_WORKERS`` times the concurrency in all) reads the next input, and the
+requests in flight stay near the throttle's limit instead of dropping by one for
+each waiting item. The throttle bounds what is in flight; the turns bound what is
+read; the workers bound what is held (memory stays O(concurrency)).
 
 Two ways to end early:
 
