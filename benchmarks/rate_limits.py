@@ -80,8 +80,10 @@ async def capacity(latency: float, concurrency: int, seconds: float) -> float:
     warmup = max(1.0, 2 * latency)
     n = math.ceil(min(400.0, concurrency / max(latency, 0.002)) * (seconds + warmup))
     with FakeServer(latency=latency) as server:
-        _, started = await _run_batch(server, min(n, 3000), concurrency, "capacity")
-        return _steady_goodput(server.generation_requests, started + warmup)
+        summary, started = await _run_batch(server, min(n, 3000), concurrency, "capacity")
+        steady = _steady_goodput(server.generation_requests, started + warmup)
+    # A batch over before the warm-up is: its whole rate, then.
+    return steady or summary.ok / summary.elapsed
 
 
 async def token_bucket(limit: float, latency: float, seconds: float) -> dict[str, Any]:

@@ -309,6 +309,10 @@ class AttemptHooks(Protocol):
     def refuse_retry(self, error: Exception) -> str | None:
         """A reason not to retry ``error`` although the policy allows it, or ``None``."""
 
+    def waiting(self, error: Exception, seconds: float) -> None:
+        """After ``error``, the next attempt waits ``seconds`` first (a backoff, or a
+        ``Retry-After``)."""
+
     def excuse(self, error: Exception) -> bool:
         """Whether ``error`` is excused from ``max_retries``: the caller is waiting out
         an outage (its :meth:`before_attempt` holds the retry until the API is back)."""
@@ -333,6 +337,9 @@ class SharedAttempts:
 
     def refuse_retry(self, error: Exception) -> str | None:
         return self._hooks.refuse_retry(error)
+
+    def waiting(self, error: Exception, seconds: float) -> None:
+        self._hooks.waiting(error, seconds)
 
     def excuse(self, error: Exception) -> bool:
         return self._hooks.excuse(error)
@@ -530,6 +537,8 @@ async def send_with_retries(
                     raise
                 raise amended(exc, message=f"{exc.message} ({wait})") from exc
             _log_retry(exc, attempt, policy, wait, tally)
+            if hooks is not None:
+                hooks.waiting(exc, wait)
             await anyio.sleep(wait)
             continue
         except BaseException as exc:

@@ -102,3 +102,22 @@ def test_a_rate_limit_is_learned_and_few_requests_are_refused(
     goodput = (late["sent"] - late["refused"]) / 20.0
     assert goodput >= 0.8 * limit
     assert late["refused"] <= 0.15 * late["sent"]
+
+
+@untimed
+@given(
+    concurrency=st.integers(8, 64),
+    p=st.sampled_from([0.3, 0.5]),
+    latency=st.sampled_from([0.05, 0.2, 0.5]),
+    seed=st.integers(0, 2**16),
+)
+def test_429s_that_slowing_down_does_not_lessen_put_the_rate_back(
+    concurrency: int, p: float, latency: float, seed: int
+) -> None:
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    run(throttle, Api(clock, random.Random(seed), p=p), clock, 40.0, latency)
+
+    assert throttle.judge.independent
+    assert throttle.send_rate.rate is None
+    assert throttle.limit.allowed == concurrency

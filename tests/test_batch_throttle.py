@@ -124,7 +124,8 @@ async def test_429s_that_slowing_down_does_not_lessen_put_the_concurrency_back(
     allowed = [summary.concurrency for _, _, summary in watch.samples]
     assert min(allowed) < 16  # it did try slowing down
     assert batch.summary.concurrency >= 12  # and put the concurrency back
-    assert batch.summary.send_rate is None  # and the rate
+    # That the rate is put back too is a property on a simulated clock (on a real
+    # one it depends on how the late answers fall): see test_adapt_props.py.
     assert batch.summary.throttled > 100
 
 

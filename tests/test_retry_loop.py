@@ -44,6 +44,9 @@ class Hooks:
         self.events.append(("refuse?", type(error).__name__))
         return self.refuse
 
+    def waiting(self, error: Exception, seconds: float) -> None:
+        self.events.append(("wait", seconds))
+
     def excuse(self, error: Exception) -> bool:
         return False
 
@@ -68,6 +71,7 @@ async def test_the_hooks_hear_of_every_attempt_and_its_outcome() -> None:
         ("before", 1),
         ("after", "ServerError"),
         ("refuse?", "ServerError"),
+        ("wait", 0.0),
         ("before", 2),
         ("after", None),
     ]

@@ -2,12 +2,15 @@
 
 An :class:`ItemAttempts` is the hook object the retry loop calls around each attempt
 of one item's request: it waits for the throttle before sending, reports each
-outcome back to it, and asks its retry budget before a retry.
+outcome back to it, asks its retry budget before a retry, and tells the engine when
+the item starts waiting out a rate limit (so that its worker's turn goes to another
+item: a waiting item sends nothing, and only the throttle bounds what is in flight).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from .._retry import is_throttled
 from ._throttle import Throttle
@@ -24,8 +27,9 @@ class ItemAttempts:
         first_sent: When the first attempt was sent (``time.monotonic()``), if any.
     """
 
-    def __init__(self, throttle: Throttle) -> None:
+    def __init__(self, throttle: Throttle, on_wait: Callable[[], None] | None = None) -> None:
         self._throttle = throttle
+        self._on_wait = on_wait
         self.count = 0
         self.throttled = 0
         self.first_sent: float | None = None
@@ -54,6 +58,12 @@ class ItemAttempts:
             return "retry budget exhausted: most recent requests are failing"
         self._retry_cost += self._throttle.budget.retry_cost
         return None
+
+    def waiting(self, error: Exception, seconds: float) -> None:
+        # Only a rate limit's wait frees the turn: sending more through an outage or
+        # a failing API would only fail more.
+        if self._on_wait is not None and is_throttled(error) and self._throttle.waits_alone:
+            self._on_wait()
 
     def excuse(self, error: Exception) -> bool:
         return self._throttle.excuse(error)

@@ -1,10 +1,19 @@
 """The engine of one batch: workers that read an input, see it through, and hand it out.
 
-``concurrency`` workers run in an anyio task group. Each reads an input when it is
-free, turns it into a request, passes the gates of :mod:`._admission`, sends it
-through the client's :class:`Sender` (in a cancel scope of its own), writes its
-images (shielded from cancellation, so a file is complete or absent), records the
-item in the ledger, and hands it out through :mod:`._delivery`.
+Workers run in an anyio task group. Each takes a *turn* (``concurrency`` turns in
+all), reads an input, turns it into a request, passes the gates of
+:mod:`._admission`, sends it through the client's :class:`Sender` (in a cancel scope
+of its own), writes its images (shielded from cancellation, so a file is complete
+or absent), records the item in the ledger, and hands it out through
+:mod:`._delivery`; then gives the turn back.
+
+An item waiting out a 429 that is not about the batch's load (a backoff, or a
+``Retry-After`` of its own: see :attr:`Throttle.waits_alone`) sends nothing for that
+while, so it gives its turn back early: another worker (started then, up to
+``SPARE_WORKERS`` times the concurrency in all) reads the next input, and the
+requests in flight stay near the throttle's limit instead of dropping by one for
+each waiting item. The throttle bounds what is in flight; the turns bound what is
+read; the workers bound what is held (memory stays O(concurrency)).
 
 Two ways to end early:
 
@@ -28,6 +37,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import attrs
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 
 from .._converter import request_key
@@ -54,6 +64,23 @@ __all__ = ["Engine"]
 
 # Errors after which every further request would fail the same way.
 _FATAL = (AuthenticationError, OutOfCreditsError, ConfigurationError, ClientClosedError)
+#: Workers at most, as a multiple of the concurrency: the items waiting for a retry
+#: with their own, plus those with a turn.
+SPARE_WORKERS = 4
+
+
+class _Turn:
+    """A worker's turn to see an item through, given back once: when the item starts
+    waiting for a retry, or when the worker is done with it."""
+
+    def __init__(self, turns: anyio.Semaphore) -> None:
+        self._turns = turns
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self._turns.release()
 
 
 @attrs.define
@@ -65,6 +92,7 @@ class _Work:
     key: str | None = None
     model: str | None = None
     attempts: ItemAttempts | None = None
+    turn: _Turn | None = None
 
     def item(self, status: BatchStatus, **outcome: Any) -> BatchItem:
         sent = self.attempts
@@ -112,6 +140,10 @@ class Engine:
         self._stopping = False
         self._stop_error: NanoBananaError | None = None  # raised once all is handed out
         self._crash: Exception | None = None  # the caller's error, raised as itself
+        self._turns = anyio.Semaphore(options.concurrency)
+        self._workers = 0
+        self._max_workers = options.concurrency
+        self._group: TaskGroup | None = None
 
     def summary(self) -> BatchSummary:
         return self.ledger.summary(self.reader, self.throttle)
@@ -167,12 +199,14 @@ class Engine:
     async def _run_workers(self) -> None:
         """Run the workers (no more than there are inputs) until all have ended."""
         count = self._options.concurrency
+        self._max_workers = SPARE_WORKERS * count
         if self.reader.total is not None:
             count = max(1, min(count, self.reader.total))
+            self._max_workers = max(1, min(self._max_workers, self.reader.total))
         try:
-            async with anyio.create_task_group() as tg:
+            async with anyio.create_task_group() as self._group:
                 for _ in range(count):
-                    tg.start_soon(self._worker, name="nanobanana-batch-worker")
+                    self._start_worker()
         except BaseExceptionGroup as group:
             if len(group.exceptions) == 1:  # an unexpected error comes out as itself
                 raise group.exceptions[0] from None
@@ -180,21 +214,54 @@ class Engine:
 
     # -- one worker -------------------------------------------------------------------
 
+    def _start_worker(self) -> None:
+        assert self._group is not None
+        self._workers += 1
+        self._group.start_soon(self._worker, name="nanobanana-batch-worker")
+
+    def _waiting(self, turn: _Turn) -> None:
+        """An item waits for a retry: its turn goes to a worker waiting for one, or to
+        a new worker (within the bound) while inputs remain."""
+        turn.give_back()
+        if (
+            self._turns.value > 0  # no worker was waiting for it
+            and self._workers < self._max_workers
+            and not (self.reader.exhausted or self._stopping)
+        ):
+            self._start_worker()
+
     async def _worker(self) -> None:
-        """Read an input, see it through, hand it out; until the inputs or the batch end."""
+        """Take a turn, read an input, see it through, hand it out; until the inputs or
+        the batch end."""
         assert self._delivery is not None
-        while not (self._stopping or self._delivery.consumer_gone):
-            entry = await self._read()
-            if entry is None:
-                return
-            work = _Work(index=entry[0])
-            item: BatchItem | None = None
-            try:
-                item = await self._see_through(work, entry[1])
-            finally:
-                if item is None:  # cancelled: the consumer closed the batch
-                    self._record(work.skipped("stopped"))
-            await self._finish(item)
+        try:
+            while not (self._stopping or self._delivery.consumer_gone):
+                await self._turns.acquire()
+                turn = _Turn(self._turns)
+                try:
+                    if self._stopping or self._delivery.consumer_gone:
+                        return
+                    if not await self._see_next(turn):
+                        return
+                finally:
+                    turn.give_back()
+        finally:
+            self._workers -= 1
+
+    async def _see_next(self, turn: _Turn) -> bool:
+        """Read an input, see it through, hand it out; whether there was one."""
+        entry = await self._read()
+        if entry is None:
+            return False
+        work = _Work(index=entry[0], turn=turn)
+        item: BatchItem | None = None
+        try:
+            item = await self._see_through(work, entry[1])
+        finally:
+            if item is None:  # cancelled: the consumer closed the batch
+                self._record(work.skipped("stopped"))
+        await self._finish(item)
+        return True
 
     async def _read(self) -> tuple[int, Any] | None:
         if not self.reader.awaits:  # a plain iterable is read at once: nothing to cancel
@@ -254,7 +321,10 @@ class Engine:
         self, work: _Work, request: ImageRequest, model: str
     ) -> ImageResult | BatchItem:
         """The result of ``request``, or the item it ended as (failed, or stopped)."""
-        attempts = work.attempts = ItemAttempts(self.throttle)
+        turn = work.turn
+        attempts = work.attempts = ItemAttempts(
+            self.throttle, (lambda: self._waiting(turn)) if turn is not None else None
+        )
         with anyio.CancelScope() as scope:
             self._in_flight.add(scope)
             try:

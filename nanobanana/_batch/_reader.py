@@ -83,6 +83,11 @@ class InputReader:
         self.read += 1
         return index, raw
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether every input has been read (or reading stopped)."""
+        return self._exhausted
+
     def stop(self) -> None:
         """Read nothing more."""
         self._exhausted = True

@@ -353,6 +353,14 @@ class Throttle:
             current = self.send_rate.rate
             self.send_rate.set_rate(None if rate is None or current is None else max(rate, current))
 
+    @property
+    def waits_alone(self) -> bool:
+        """Whether an item waiting out a 429 leaves its worker's turn to another item:
+        once the 429s are found not to be about the batch's load (more requests do
+        not bring more of them, and their ``Retry-After`` no longer pauses everyone),
+        rather than meeting a rate limit with more requests."""
+        return self.judge.independent
+
     def excuse(self, error: Exception) -> bool:
         """Whether ``error`` is excused from ``max_retries``: an outage failure while
         the batch is paused, waiting for the API to come back."""
