@@ -129,6 +129,27 @@ async def test_429s_that_slowing_down_does_not_lessen_put_the_concurrency_back(
     assert batch.summary.throttled > 100
 
 
+async def test_an_item_waiting_out_a_429_that_is_not_about_the_load_frees_its_worker(
+    client: nb.AsyncClient, server: FakeServer
+) -> None:
+    server.latency = 0.01
+    server.fail_next(2, 429, retry_after=1)  # the first two requests: "in a second"
+    texts = prompts(6)
+    batch = client.batch(texts, concurrency=2)
+    # As once the batch has found its 429s to be background noise, not its load:
+    batch._engine.throttle.judge.independent = True
+
+    items = await drain(batch)
+
+    assert all(item.ok for item in items)
+    sent = [r.json["prompt"] for r in server.generation_requests if r.json]
+    assert sent[:2] == texts[:2]  # refused, each to wait a second
+    # While they waited, their workers took the next inputs, within the concurrency.
+    assert sorted(sent[2:6]) == texts[2:6]
+    assert sorted(sent[6:]) == texts[:2]
+    assert batch.summary.throttled == 2
+
+
 async def test_without_adaptive_the_concurrency_stays_put(
     client: nb.AsyncClient, server: FakeServer
 ) -> None:
