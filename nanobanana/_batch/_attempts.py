@@ -27,7 +27,7 @@ class ItemAttempts:
         first_sent: When the first attempt was sent (``time.monotonic()``), if any.
     """
 
-    def __init__(self, throttle: Throttle, on_wait: Callable[[], None] | None = None) -> None:
+    def __init__(self, throttle: Throttle, on_wait: Callable[[], None]) -> None:
         self._throttle = throttle
         self._on_wait = on_wait
         self.count = 0
@@ -62,7 +62,7 @@ class ItemAttempts:
     def waiting(self, error: Exception, seconds: float) -> None:
         # Only a rate limit's wait frees the turn: sending more through an outage or
         # a failing API would only fail more.
-        if self._on_wait is not None and is_throttled(error) and self._throttle.waits_alone:
+        if is_throttled(error) and self._throttle.waits_alone:
             self._on_wait()
 
     def excuse(self, error: Exception) -> bool:

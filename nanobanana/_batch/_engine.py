@@ -1,19 +1,14 @@
 """The engine of one batch: workers that read an input, see it through, and hand it out.
 
-Workers run in an anyio task group. Each takes a *turn* (``concurrency`` turns in
-all), reads an input, turns it into a request, passes the gates of
-:mod:`._admission`, sends it through the client's :class:`Sender` (in a cancel scope
-of its own), writes its images (shielded from cancellation, so a file is complete
-or absent), records the item in the ledger, and hands it out through
-:mod:`._delivery`; then gives the turn back.
-
-An item waiting out a 429 that is not about the batch's load (a backoff, or a
-``Retry-After`` of its own: see :attr:`Throttle.waits_alone`) sends nothing for that
-while, so it gives its turn back early: another worker (started then, up to
-``SPARE_WORKERS`` times the concurrency in all) reads the next input, and the
-requests in flight stay near the throttle's limit instead of dropping by one for
-each waiting item. The throttle bounds what is in flight; the turns bound what is
-read; the workers bound what is held (memory stays O(concurrency)).
+Workers run in an anyio task group. Each takes a turn (:mod:`._turns`), reads an
+input, turns it into a request, passes the gates of :mod:`._admission`, sends it
+through the client's :class:`Sender` (in a cancel scope of its own), writes its
+images (shielded from cancellation, so a file is complete or absent), records the
+item in the ledger, and hands it out through :mod:`._delivery`; then gives the turn
+back. An item waiting out a 429 that is not about the batch's load (see
+:attr:`Throttle.waits_alone`) gives its turn back early, so that the requests in
+flight stay near the throttle's limit instead of dropping by one for each waiting
+item.
 
 Two ways to end early:
 
@@ -59,28 +54,12 @@ from ._limits import BatchLimits, LocalLimits
 from ._options import BatchInput, BatchOptions
 from ._reader import InputReader
 from ._sender import Sender
+from ._turns import Turn, Turns
 
 __all__ = ["Engine"]
 
 # Errors after which every further request would fail the same way.
 _FATAL = (AuthenticationError, OutOfCreditsError, ConfigurationError, ClientClosedError)
-#: Workers at most, as a multiple of the concurrency: the items waiting for a retry
-#: with their own, plus those with a turn.
-SPARE_WORKERS = 4
-
-
-class _Turn:
-    """A worker's turn to see an item through, given back once: when the item starts
-    waiting for a retry, or when the worker is done with it."""
-
-    def __init__(self, turns: anyio.Semaphore) -> None:
-        self._turns = turns
-        self.held = True
-
-    def give_back(self) -> None:
-        if self.held:
-            self.held = False
-            self._turns.release()
 
 
 @attrs.define
@@ -88,11 +67,11 @@ class _Work:
     """One input being seen through, as far as it got."""
 
     index: int
+    turn: Turn
     request: ImageRequest | None = None
     key: str | None = None
     model: str | None = None
     attempts: ItemAttempts | None = None
-    turn: _Turn | None = None
 
     def item(self, status: BatchStatus, **outcome: Any) -> BatchItem:
         sent = self.attempts
@@ -140,9 +119,7 @@ class Engine:
         self._stopping = False
         self._stop_error: NanoBananaError | None = None  # raised once all is handed out
         self._crash: Exception | None = None  # the caller's error, raised as itself
-        self._turns = anyio.Semaphore(options.concurrency)
-        self._workers = 0
-        self._max_workers = options.concurrency
+        self._turns = Turns(options.concurrency, self.reader.total)
         self._group: TaskGroup | None = None
 
     def summary(self) -> BatchSummary:
@@ -199,10 +176,8 @@ class Engine:
     async def _run_workers(self) -> None:
         """Run the workers (no more than there are inputs) until all have ended."""
         count = self._options.concurrency
-        self._max_workers = SPARE_WORKERS * count
         if self.reader.total is not None:
             count = max(1, min(count, self.reader.total))
-            self._max_workers = max(1, min(self._max_workers, self.reader.total))
         try:
             async with anyio.create_task_group() as self._group:
                 for _ in range(count):
@@ -216,18 +191,14 @@ class Engine:
 
     def _start_worker(self) -> None:
         assert self._group is not None
-        self._workers += 1
+        self._turns.workers += 1
         self._group.start_soon(self._worker, name="nanobanana-batch-worker")
 
-    def _waiting(self, turn: _Turn) -> None:
+    def _waiting(self, turn: Turn) -> None:
         """An item waits for a retry: its turn goes to a worker waiting for one, or to
         a new worker (within the bound) while inputs remain."""
         turn.give_back()
-        if (
-            self._turns.value > 0  # no worker was waiting for it
-            and self._workers < self._max_workers
-            and not (self.reader.exhausted or self._stopping)
-        ):
+        if self._turns.room_for_a_worker() and not (self.reader.exhausted or self._stopping):
             self._start_worker()
 
     async def _worker(self) -> None:
@@ -236,8 +207,7 @@ class Engine:
         assert self._delivery is not None
         try:
             while not (self._stopping or self._delivery.consumer_gone):
-                await self._turns.acquire()
-                turn = _Turn(self._turns)
+                turn = await self._turns.take()
                 try:
                     if self._stopping or self._delivery.consumer_gone:
                         return
@@ -246,9 +216,9 @@ class Engine:
                 finally:
                     turn.give_back()
         finally:
-            self._workers -= 1
+            self._turns.workers -= 1
 
-    async def _see_next(self, turn: _Turn) -> bool:
+    async def _see_next(self, turn: Turn) -> bool:
         """Read an input, see it through, hand it out; whether there was one."""
         entry = await self._read()
         if entry is None:
@@ -322,9 +292,7 @@ class Engine:
     ) -> ImageResult | BatchItem:
         """The result of ``request``, or the item it ended as (failed, or stopped)."""
         turn = work.turn
-        attempts = work.attempts = ItemAttempts(
-            self.throttle, (lambda: self._waiting(turn)) if turn is not None else None
-        )
+        attempts = work.attempts = ItemAttempts(self.throttle, lambda: self._waiting(turn))
         with anyio.CancelScope() as scope:
             self._in_flight.add(scope)
             try:
