@@ -121,3 +121,24 @@ def test_429s_that_slowing_down_does_not_lessen_leave_the_batch_sending_near_its
     # Over the second half, at least 0.6 of what the concurrency allows goes out: the
     # limits were put back (or hardly lowered), and retries absorb the 429s.
     assert late["sent"] / 20.0 >= 0.6 * concurrency / latency
+
+
+@untimed
+@given(
+    limit=st.sampled_from([10.0, 40.0, 200.0]),
+    latency=st.sampled_from([0.02, 0.2]),
+    concurrency=st.integers(16, 64),
+)
+def test_a_batch_meeting_a_rate_limit_slows_down_at_its_first_429s(
+    limit: float, latency: float, concurrency: int
+) -> None:
+    if concurrency / latency < 1.5 * limit:
+        concurrency = int(1.5 * limit * latency) + 1  # the limit must bind
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    run(throttle, Api(clock, random.Random(0), limit=limit), clock, 2.0, latency)
+
+    # Over its first two seconds the batch is refused hardly more than its opening
+    # cohort and what the limit's burst did not cover: it does not wait for more
+    # evidence before slowing down the first time.
+    assert throttle.throttled <= 2 * concurrency + limit

@@ -29,7 +29,9 @@ back to where they were before the run of decreases, the batch stops lowering th
 and retries absorb the 429s (which cost no retries: see :mod:`nanobanana._retry`).
 It lowers them again only if the share climbs well above that baseline (1.5 times
 it, plus 5 points). Every judgement needs evidence: 20 answers to requests sent
-since the last decrease, and half a second since it.
+since the last decrease, and half a second since it. The first decrease needs only
+the 20 answers: it compares nothing, and a batch that meets a limit should slow
+down at once, not send unthrottled for its first half second.
 
 The clock is injectable, so all of this is tested on a simulated clock.
 """
@@ -175,10 +177,9 @@ class LoadJudge:
         >>> for _ in range(10):
         ...     judge.on_send()
         ...     judge.on_answer(started=0.0, throttled=True)
-        >>> judge.verdict(started=0.0, evidence=4)  # too soon to tell
+        >>> judge.verdict(started=0.0, evidence=20)  # too few answers to tell
         'ignore'
-        >>> now[0] = 1.0
-        >>> judge.verdict(started=0.0, evidence=4)
+        >>> judge.verdict(started=0.0, evidence=4)  # the first decrease: at once
         'decrease'
     """
 
@@ -225,11 +226,8 @@ class LoadJudge:
     def verdict(self, *, started: float, evidence: int) -> Verdict:
         """What a 429 to a request sent at ``started`` calls for."""
         began = self._began if self._began is not None else self._clock()
-        if (
-            started <= self.epoch_start
-            or self.answers < evidence
-            or self._clock() - began < self.MIN_EPOCH
-        ):
+        too_soon = self.decreases > 0 and self._clock() - began < self.MIN_EPOCH
+        if started <= self.epoch_start or self.answers < evidence or too_soon:
             return "ignore"  # an earlier cohort's, or too little evidence yet
         share = self.share
         sending = self.sending()
