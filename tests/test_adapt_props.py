@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import example, given, settings, strategies as st
 
 import nanobanana as nb
+from nanobanana._batch._adapt import SendRate
 from nanobanana._batch._throttle import Throttle
 
 untimed = settings(deadline=None, max_examples=25)
@@ -71,6 +73,8 @@ def run(throttle: Throttle, api: Api, clock: Clock, seconds: float, latency: flo
     latency=st.sampled_from([0.05, 0.2, 0.5]),
     seed=st.integers(0, 2**16),
 )
+# 10 % of 429s: decreases too small to slow the batch measurably must not go on forever.
+@example(concurrency=28, p=0.1, latency=0.2, seed=6328)
 def test_429s_that_are_not_about_the_load_do_not_collapse_the_concurrency(
     concurrency: int, p: float, latency: float, seed: int
 ) -> None:
@@ -142,3 +146,87 @@ def test_a_batch_meeting_a_rate_limit_slows_down_at_its_first_429s(
     # cohort and what the limit's burst did not cover: it does not wait for more
     # evidence before slowing down the first time.
     assert throttle.throttled <= 2 * concurrency + limit
+
+
+@untimed
+@given(concurrency=st.integers(210, 256), latency=st.sampled_from([1.5, 2.0]))
+def test_after_its_opening_429s_a_batch_of_slow_answers_gets_its_concurrency_back(
+    concurrency: int, latency: float
+) -> None:
+    # The opening cohort is larger than the limit's burst of 200, so it meets 429s;
+    # after that the round trips keep the batch below the limit of 200 a second.
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    late = run(throttle, Api(clock, random.Random(0), limit=200.0), clock, 40.0, latency)
+
+    # The learned rate does the slowing; the concurrency comes back to what that
+    # rate keeps in flight, not one slot a round trip.
+    goodput = (late["sent"] - late["refused"]) / 20.0
+    assert goodput >= 0.9 * concurrency / latency
+    assert throttle.limit.allowed == concurrency
+
+
+@untimed
+@given(
+    sent=st.integers(80, 400),
+    before=st.integers(0, 30),
+    after=st.integers(1, 30),
+    later=st.integers(0, 30),
+)
+def test_a_guessed_rate_grows_fast_until_a_429_to_a_request_sent_after_the_guess(
+    sent: int, before: int, after: int, later: int
+) -> None:
+    clock = Clock()
+    rate = SendRate(clock=clock)
+    for _ in range(sent):
+        rate.take()
+    clock.now = 0.1
+    rate.decrease()  # no goodput known yet: a guess, half the rate sent at
+    guess = rate.rate
+    assert guess is not None
+    clock.now = 0.2
+    for _ in range(before):  # 429s to the cohort sent before the guess: no news
+        rate.on_answer(ok=False, started=0.0)
+    for _ in range(after):
+        rate.on_answer(ok=True, started=0.15)
+    assert rate.rate == pytest.approx(guess + 0.5 * after)
+
+    rate.on_answer(ok=False, started=0.15)  # sent at the guessed rate, and refused
+    for _ in range(later):
+        rate.on_answer(ok=True, started=0.15)
+    assert rate.rate == pytest.approx(guess + 0.5 * after + 0.04 * later)
+
+
+@untimed
+@given(sent=st.integers(20, 400))
+def test_a_guessed_rate_grows_fast_only_back_to_twice_the_guess(sent: int) -> None:
+    clock = Clock()
+    rate = SendRate(clock=clock)
+    for _ in range(sent):
+        rate.take()
+    clock.now = 0.1
+    rate.decrease()
+    guess = rate.rate
+    assert guess is not None
+    while rate.probing:  # answers never refused: the limit is not in sight
+        rate.on_answer(ok=True, started=0.15)
+    assert 2 * guess <= rate.rate < 2 * guess + 0.5
+    for _ in range(10):
+        rate.on_answer(ok=True, started=0.15)
+    assert rate.rate < 2 * guess + 0.5 + 10 * 0.04 + 1e-9
+
+
+@untimed
+@given(successes=st.integers(100, 5000), per_second=st.sampled_from([10.0, 100.0, 1000.0]))
+def test_what_the_send_rate_remembers_is_its_window_not_the_whole_batch(
+    successes: int, per_second: float
+) -> None:
+    clock = Clock()
+    rate = SendRate(clock=clock)
+    for _ in range(successes):  # a batch that never meets a 429
+        clock.now += 1 / per_second
+        rate.take()
+        rate.on_answer(ok=True, started=clock.now)
+    window = rate.window * per_second + 1
+    assert len(rate._sends) <= window
+    assert len(rate._successes) <= window

@@ -10,28 +10,33 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
   *goodput* (successes a second over the last 2 s), which is what the API's limit
   let through, or, when that is no lower than the current rate, cuts the rate by
   30 %. Until 10 successes over half a second tell the goodput (slow answers, fast
-  429s), the first decrease sets it to half the rate requests were sent at. The
-  first decrease halves the concurrency too; once a rate is learned, it does the
-  slowing, and the concurrency grows back.
+  429s), the first decrease sets it to half the rate requests were sent at: a
+  guess, so until the next 429 (or twice the guess) each success adds 0.5 to it
+  (the rate grows by half of itself a second) to find the limit again from below.
+  The first decrease halves the concurrency too; once a rate is learned, it does
+  the slowing, and the concurrency grows back (see :class:`._throttle.Throttle`).
 * Each success adds 0.04 to the rate: about 4 % a second (additive increase), so the
   batch keeps probing for more.
 
 **Not every 429 is about the batch's load.** A share of 429s that stays the same
-whatever the batch sends (another tenant, a busy region) would drive AIMD all the way
-down. So a :class:`LoadJudge` compares the share of 429s among the requests sent after
-each decrease with the share ``p`` that caused it (when ``p`` is 5 % or more, was not
-measured from the start, when a limit's burst lets more through than it will again,
-and the batch did slow down, from ``S`` to ``S'`` requests a second). A rate limit lets
-through what it let through before, ``(1 - p) * S``, so at ``S'`` it would refuse a
-share of ``1 - (1 - p) * S / S'`` (or none); a load-independent share stays ``p``.
-If the new share is nearer ``p``, the 429s are not about the batch: the limits go
-back to where they were before the run of decreases, the batch stops lowering them,
-and retries absorb the 429s (which cost no retries: see :mod:`nanobanana._retry`).
-It lowers them again only if the share climbs well above that baseline (1.5 times
-it, plus 5 points). Every judgement needs evidence: 20 answers to requests sent
-since the last decrease, and half a second since it. The first decrease needs only
-the 20 answers: it compares nothing, and a batch that meets a limit should slow
-down at once, not send unthrottled for its first half second.
+whatever the batch sends (another tenant, a busy region) would drive AIMD all the
+way down. So a :class:`LoadJudge` compares the share of 429s among the requests sent
+after each decrease with the share ``p`` that caused it (when ``p`` is 5 % or more,
+was not measured from the start, when a limit's burst lets more through than it will
+again, and the batch did slow down, from ``S`` to ``S'`` requests a second). A rate
+limit lets through what it let through before, ``(1 - p) * S``, so at ``S'`` it
+would refuse a share of ``1 - (1 - p) * S / S'`` (or none); a load-independent share
+stays ``p``. If the new share is nearer ``p``, the 429s are not about the batch: the
+limits go back to where they were before the run of decreases, the batch stops
+lowering them, and retries absorb the 429s (which cost no retries: see
+:mod:`nanobanana._retry`). It lowers them again only if the share climbs well above
+that baseline (1.5 times it, plus 5 points). When a decrease did not slow the batch
+down enough to tell (by 5 % or more: a cut to 95 % of the goodput can be that
+small), the next one cuts to 70 % of the rate requests were sent at, so that it
+does. Every judgement needs evidence: 20 answers to requests sent since the last
+decrease, and half a second since it. The first decrease needs only the 20 answers:
+it compares nothing, and a batch that meets a limit should slow down at once, not
+send unthrottled for its first half second.
 
 The clock is injectable, so all of this is tested on a simulated clock.
 """
@@ -61,7 +66,7 @@ class SendRate:
         (0.0, None)
         >>> for second in range(20):
         ...     now[0] = second / 10
-        ...     rate.on_answer(ok=True)
+        ...     rate.on_answer(ok=True, started=now[0])
         >>> now[0] = 2.0
         >>> rate.decrease()  # 20 successes in 2 s: 95 % of 10 a second
         >>> round(rate.rate, 2)
@@ -74,11 +79,16 @@ class SendRate:
         clock: Clock = time.monotonic,
         window: float = 2.0,
         growth: float = 0.04,
+        probe: float = 0.5,
         min_rate: float = 0.05,
     ) -> None:
         self._clock = clock
         self.window = window
         self.growth = growth
+        self.probe = probe
+        self.probing = False  # the rate is a guess: grow it faster until a 429
+        self._decreased_at = -math.inf
+        self._probe_to = math.inf
         self.min_rate = min_rate
         self.rate: float | None = None
         self.decreases = 0
@@ -113,26 +123,38 @@ class SendRate:
         """Requests sent a second lately."""
         return self.per_second(self._sends)
 
-    def on_answer(self, *, ok: bool) -> None:
-        """Learn one answer; a success raises the rate by ``growth``."""
+    def on_answer(self, *, ok: bool, started: float) -> None:
+        """Learn the answer to a request sent at ``started``: a success raises the rate
+        by ``growth`` (by ``probe`` while probing); a 429 to a request sent after the
+        last decrease ends the probing."""
         if not ok:
+            self.probing = self.probing and started <= self._decreased_at
             return
-        self._successes.append(self._clock())
+        now = self._clock()
+        self._successes.append(now)
+        self._trim(self._successes, now)  # memory stays the window's, not the batch's
         if self.rate is not None:
-            self.rate += self.growth
+            self.rate += self.probe if self.probing else self.growth
+            self.probing = self.probing and self.rate < self._probe_to
 
-    def decrease(self) -> None:
+    def decrease(self, *, clearly: bool = False) -> None:
         """Slow down to 95 % of the goodput, or by 30 % when that is no slower; while
-        the goodput is not known yet, to half the rate requests were sent at."""
+        the goodput is not known yet, to half the rate requests were sent at.
+        ``clearly``: to 70 % of the rate requests were sent at, at the most."""
         goodput = self.goodput()
         if goodput is not None and (self.rate is None or 0.95 * goodput < self.rate):
             new = 0.95 * goodput
         elif self.rate is not None:
             new = self.rate * 0.7
-        else:
+        else:  # a guess: probe upwards from it, back to twice it, until a 429
             new = 0.5 * self.sending()
+            self.probing = True
+            self._probe_to = 2.0 * new
+        if clearly:
+            new = min(new, 0.7 * self.sending())
         self.set_rate(max(self.min_rate, new))
         self.decreases += 1
+        self._decreased_at = self._clock()
 
     def set_rate(self, rate: float | None) -> None:
         """Change the rate, keeping the tokens earned at the old one."""
@@ -198,6 +220,9 @@ class LoadJudge:
         self._began: float | None = None
         self.independent = False
         self.baseline = 0.0
+        #: The last decrease did not slow the batch down enough to tell a limit from
+        #: a load-independent share: the next one should cut clearly.
+        self.unclear = False
 
     @property
     def share(self) -> float:
@@ -251,12 +276,14 @@ class LoadJudge:
         """Whether the share of 429s since the last decrease is nearer the share before
         it (load-independent) than what a rate limit would give at the lower rate."""
         previous = self.previous_share
+        self.unclear = False
         if previous is None or previous < self.SHARE_FLOOR or self.decreases < 2:
             # Nothing to compare, a limit being probed, or a share measured from the
             # start, when a rate limit's burst let more through than it will again.
             return False
-        if sending > 0.95 * self.sending_before:
-            return False  # the batch did not slow down: no telling
+        self.unclear = sending > 0.95 * self.sending_before
+        if self.unclear:
+            return False  # the batch did not slow down: no telling (the next cut is clear)
         # A rate limit lets through what it let through before: (1 - p) * S of S.
         if_limited = max(0.0, 1.0 - (1.0 - previous) * self.sending_before / max(sending, 1e-9))
         return abs(share - previous) < abs(share - if_limited)

@@ -8,7 +8,8 @@ the whole batch slows down, not just the request that got it:
   in flight do not mean fewer a second, so the throttle also learns a sustainable
   rate: a 429 sets it to 95 % of the recent goodput (or cuts it by 30 %), each
   success raises it by 0.04 a second. A 429 halves the concurrency only while no
-  rate has been learned: after that, the rate does the slowing.
+  rate has been learned: after that, the rate does the slowing, and once it has
+  settled the concurrency is raised to what that rate keeps in flight.
 * **Not about us.** If slowing down did not lower the share of 429s (a share of
   5 % or more) the way a rate limit would, they are load-independent: the limits go
   back to where they were, stop being lowered, ``Retry-After`` stops pausing
@@ -84,6 +85,10 @@ class AIMDLimit:
         """Additive increase: about one more slot per ``limit`` successes."""
         if self.limit < self.maximum:
             self.limit = min(float(self.maximum), self.limit + 1.0 / max(self.limit, 1.0))
+
+    def at_least(self, needed: float) -> None:
+        """Raise the limit to ``needed`` (up to the maximum), if it is lower."""
+        self.limit = max(self.limit, min(float(self.maximum), needed))
 
     def on_throttled(self, started: float) -> None:
         """Multiplicative decrease, once per cohort.
@@ -244,8 +249,9 @@ class Throttle:
         self.limit = AIMDLimit(concurrency, clock=clock)
         self.send_rate = SendRate(clock=clock)
         self.judge = LoadJudge(clock=clock)
+        self.round_trip: float | None = None  # seconds a success takes, smoothed
         self._saved: tuple[float, float | None] = (self.limit.limit, None)
-        self._saved_at = -math.inf
+        self._last_decrease = -math.inf
         self.adaptive = adaptive
         self.bucket = TokenBucket(requests_per_minute, clock=clock) if requests_per_minute else None
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
@@ -322,8 +328,7 @@ class Throttle:
         if error is None:
             self.judge.on_answer(started=started, throttled=False)
             if self.adaptive:
-                self.limit.on_success()
-                self.send_rate.on_answer(ok=True)
+                self._on_success(started)
         elif isinstance(error, APIStatusError):
             self.judge.on_answer(started=started, throttled=error.status == 429)
             asked = error.retry_after
@@ -333,20 +338,36 @@ class Throttle:
             if is_throttled(error):
                 self.throttled += 1
             if error.status == 429 and self.adaptive:
+                self.send_rate.on_answer(ok=False, started=started)
                 self._on_429(started)
         self._changed.notify()
+
+    def _on_success(self, started: float) -> None:
+        """Grow the limits. Once a rate is learned and has settled (5 s without a
+        decrease), the concurrency need not bind below what that rate keeps in
+        flight (Little's law: rate x round trip, plus 20 %): the rate does the
+        slowing, and one more slot a round trip is slow to give back when answers
+        take seconds."""
+        now = self._clock()
+        took = now - started
+        self.round_trip = took if self.round_trip is None else 0.9 * self.round_trip + 0.1 * took
+        self.limit.on_success()
+        self.send_rate.on_answer(ok=True, started=started)
+        rate = self.send_rate.rate
+        if rate is not None and now - self._last_decrease > 5.0:
+            self.limit.at_least(1.2 * rate * self.round_trip)
 
     def _on_429(self, started: float) -> None:
         """Slow down, or put the limits back, as the judge of the 429s says."""
         verdict = self.judge.verdict(started=started, evidence=20)
         now = self._clock()
         if verdict == "decrease":
-            if now - self._saved_at > 10.0:  # the levels before this run of decreases
+            if now - self._last_decrease > 10.0:  # the levels before this run of decreases
                 self._saved = (self.limit.limit, self.send_rate.rate)
-            self._saved_at = now
+            self._last_decrease = now
             if self.send_rate.rate is None:  # once a rate is learned, it does the slowing
                 self.limit.on_throttled(started)
-            self.send_rate.decrease()
+            self.send_rate.decrease(clearly=self.judge.unclear)
         elif verdict == "restore":
             limit, rate = self._saved
             self.limit.limit = max(self.limit.limit, limit)
