@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 
 import nanobanana as nb
-from nanobanana._batch._adapt import SendRate
+from nanobanana._batch._adapt import LoadJudge, SendRate
 from nanobanana._batch._throttle import Throttle
 
 untimed = settings(deadline=None, max_examples=25)
@@ -230,3 +230,37 @@ def test_what_the_send_rate_remembers_is_its_window_not_the_whole_batch(
     window = rate.window * per_second + 1
     assert len(rate._sends) <= window
     assert len(rate._successes) <= window
+
+
+@untimed
+@given(limit=st.integers(5, 100), excess=st.integers(20, 200), burst=st.integers(0, 100))
+def test_after_the_first_decrease_the_rate_goes_to_what_the_limit_let_through_since(
+    limit: int, excess: int, burst: int
+) -> None:
+    assume(0.5 * (burst + excess) > 1.1 * limit)  # the first, guessed, rate is too high
+    clock = Clock()
+    judge, rate = LoadJudge(clock=clock), SendRate(clock=clock)
+    # The opening cohort: the limit's burst goes through (its answers are slow: not
+    # in yet), the rest is refused at once.
+    for _ in range(burst + excess):
+        judge.on_send()
+        rate.take()
+    for _ in range(excess):
+        judge.on_answer(started=0.0, throttled=True)
+    clock.now = 0.01
+    assert judge.verdict(started=0.0, evidence=20) == "decrease"
+    rate.decrease()
+    assert judge.let_through is None  # the first epoch holds the burst: no telling
+    # Then one second over the limit: what goes beyond it is refused at once, the rest
+    # is still being answered (slow answers, fast 429s).
+    sent = limit + excess
+    for n in range(sent):
+        clock.now = 0.01 + (n + 1) / sent
+        judge.on_send()
+        rate.take()
+        if n >= limit:
+            judge.on_answer(started=clock.now, throttled=True)
+    assert judge.verdict(started=clock.now, evidence=20) == "decrease"
+    assert judge.let_through == pytest.approx(limit, rel=0.02)
+    rate.decrease(let_through=judge.let_through)
+    assert rate.rate == pytest.approx(0.95 * limit, rel=0.02)

@@ -9,7 +9,10 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
 * A 429 that slows the batch down (see below) sets the rate to 95 % of the
   *goodput* (successes a second over the last 2 s), which is what the API's limit
   let through, or, when that is no lower than the current rate, cuts the rate by
-  30 %. Until 10 successes over half a second tell the goodput (slow answers, fast
+  30 %. From the second decrease on, the goodput is at most what the API let
+  through since the decrease before (requests sent and not refused, a second):
+  the 429s that caused that one had spent a limit's burst, and this count does not
+  wait for slow answers. Until 10 successes over half a second tell the goodput (slow answers, fast
   429s), the first decrease sets it to half the rate requests were sent at: a
   guess, so until the next 429 (or twice the guess) each success adds 0.5 to it
   (the rate grows by half of itself a second) to find the limit again from below.
@@ -137,11 +140,18 @@ class SendRate:
             self.rate += self.probe if self.probing else self.growth
             self.probing = self.probing and self.rate < self._probe_to
 
-    def decrease(self, *, clearly: bool = False) -> None:
+    def decrease(self, *, clearly: bool = False, let_through: float | None = None) -> None:
         """Slow down to 95 % of the goodput, or by 30 % when that is no slower; while
         the goodput is not known yet, to half the rate requests were sent at.
-        ``clearly``: to 70 % of the rate requests were sent at, at the most."""
-        goodput = self.goodput()
+
+        Args:
+            clearly: To 70 % of the rate requests were sent at, at the most.
+            let_through: Requests a second the API let through lately (sent and not
+                refused), when known: the goodput is the lower of the two. Unlike the
+                successes, it does not wait for slow answers.
+        """
+        known = [x for x in (self.goodput(), let_through) if x is not None]
+        goodput = min(known) if known else None
         if goodput is not None and (self.rate is None or 0.95 * goodput < self.rate):
             new = 0.95 * goodput
         elif self.rate is not None:
@@ -223,6 +233,9 @@ class LoadJudge:
         #: The last decrease did not slow the batch down enough to tell a limit from
         #: a load-independent share: the next one should cut clearly.
         self.unclear = False
+        #: What the API let through before the last decrease (requests a second), when
+        #: known: not before the second decrease (the first epoch has a limit's burst).
+        self.let_through: float | None = None
 
     @property
     def share(self) -> float:
@@ -289,11 +302,19 @@ class LoadJudge:
         return abs(share - previous) < abs(share - if_limited)
 
     def _decrease(self, share: float, sending: float) -> Verdict:
+        self.let_through = self._let_through() if self.decreases else None
         self.decreases += 1
         self.previous_share = share
         self.sending_before = sending
         self._new_epoch()
         return "decrease"
+
+    def _let_through(self) -> float | None:
+        """Requests a second sent since the last decrease and not refused (yet): what a
+        rate limit lets through, once its burst was spent by the 429s that caused it."""
+        if self._began is None or self._clock() - self._began < self.MIN_EPOCH:
+            return None
+        return (self.sends - self.throttled) / (self._clock() - self._began)
 
     def _new_epoch(self) -> None:
         self.epoch_start = self._began = self._clock()

@@ -367,7 +367,7 @@ class Throttle:
             self._last_decrease = now
             if self.send_rate.rate is None:  # once a rate is learned, it does the slowing
                 self.limit.on_throttled(started)
-            self.send_rate.decrease(clearly=self.judge.unclear)
+            self.send_rate.decrease(clearly=self.judge.unclear, let_through=self.judge.let_through)
         elif verdict == "restore":
             limit, rate = self._saved
             self.limit.limit = max(self.limit.limit, limit)
