@@ -10,11 +10,12 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
   *goodput* (successes a second over the last 2 s), which is what the API's limit
   let through, or, when that is no lower than the current rate, cuts the rate by
   30 %. From the second decrease on, the goodput is at most what the API let
-  through since the decrease before (requests sent and not refused, a second):
-  the 429s that caused that one had spent a limit's burst, and this count does not
-  wait for slow answers. Until 10 successes over half a second tell the goodput (slow answers, fast
-  429s), the first decrease sets it to half the rate requests were sent at: a
-  guess, so until the next 429 (or twice the guess) each success adds 0.5 to it
+  through since the decrease before (requests sent and not refused, a second): the
+  429s that caused that one had spent a limit's burst, and this count does not wait
+  for slow answers.
+* Until 10 successes over half a second tell the goodput (slow answers, fast
+  429s), the first decrease sets the rate to half the rate requests were sent at:
+  a guess, so until the next 429 (or twice the guess) each success adds 0.5 to it
   (the rate grows by half of itself a second) to find the limit again from below.
   The first decrease halves the concurrency too; once a rate is learned, it does
   the slowing, and the concurrency grows back (see :class:`._throttle.Throttle`).
