@@ -66,6 +66,26 @@ def run(throttle: Throttle, api: Api, clock: Clock, seconds: float, latency: flo
     return late
 
 
+#: A token bucket of 10, 40 or 200 a second, answers after 20 or 200 ms.
+any_binding_limit = given(
+    limit=st.sampled_from([10.0, 40.0, 200.0]),
+    latency=st.sampled_from([0.02, 0.2]),
+    concurrency=st.integers(16, 64),
+)
+
+
+def against_a_limit(
+    limit: float, latency: float, concurrency: int, seconds: float
+) -> tuple[Throttle, dict]:
+    """A batch sending for ``seconds`` against a rate limit that binds (the
+    concurrency is raised to 1.5 times what the limit needs, if lower)."""
+    concurrency = max(concurrency, int(1.5 * limit * latency) + 1)
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    late = run(throttle, Api(clock, random.Random(0), limit=limit), clock, seconds, latency)
+    return throttle, late
+
+
 @untimed
 @given(
     concurrency=st.integers(8, 64),
@@ -87,19 +107,11 @@ def test_429s_that_are_not_about_the_load_do_not_collapse_the_concurrency(
 
 
 @untimed
-@given(
-    limit=st.sampled_from([10.0, 40.0, 200.0]),
-    latency=st.sampled_from([0.02, 0.2]),
-    concurrency=st.integers(16, 64),
-)
+@any_binding_limit
 def test_a_rate_limit_is_learned_and_few_requests_are_refused(
     limit: float, latency: float, concurrency: int
 ) -> None:
-    if concurrency / latency < 1.5 * limit:
-        concurrency = int(1.5 * limit * latency) + 1  # the limit must bind
-    clock = Clock()
-    throttle = Throttle(concurrency, clock=clock)
-    late = run(throttle, Api(clock, random.Random(0), limit=limit), clock, 40.0, latency)
+    throttle, late = against_a_limit(limit, latency, concurrency, seconds=40.0)
 
     assert throttle.send_rate.rate is not None
     assert 0.5 * limit <= throttle.send_rate.rate <= 1.5 * limit
@@ -128,24 +140,16 @@ def test_429s_that_slowing_down_does_not_lessen_leave_the_batch_sending_near_its
 
 
 @untimed
-@given(
-    limit=st.sampled_from([10.0, 40.0, 200.0]),
-    latency=st.sampled_from([0.02, 0.2]),
-    concurrency=st.integers(16, 64),
-)
+@any_binding_limit
 def test_a_batch_meeting_a_rate_limit_slows_down_at_its_first_429s(
     limit: float, latency: float, concurrency: int
 ) -> None:
-    if concurrency / latency < 1.5 * limit:
-        concurrency = int(1.5 * limit * latency) + 1  # the limit must bind
-    clock = Clock()
-    throttle = Throttle(concurrency, clock=clock)
-    run(throttle, Api(clock, random.Random(0), limit=limit), clock, 2.0, latency)
+    throttle, _ = against_a_limit(limit, latency, concurrency, seconds=2.0)
 
     # Over its first two seconds the batch is refused hardly more than its opening
     # cohort and what the limit's burst did not cover: it does not wait for more
     # evidence before slowing down the first time.
-    assert throttle.throttled <= 2 * concurrency + limit
+    assert throttle.throttled <= 2 * throttle.limit.maximum + limit
 
 
 @untimed
