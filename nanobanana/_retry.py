@@ -317,6 +317,10 @@ class AttemptHooks(Protocol):
         """Whether ``error`` is excused from ``max_retries``: the caller is waiting out
         an outage (its :meth:`before_attempt` holds the retry until the API is back)."""
 
+    def independent_429s(self) -> bool:
+        """Whether the caller has found its 429s not to be about its load: each one is
+        then a fresh draw, and its backoff does not grow with the 429s met before."""
+
 
 class SharedAttempts:
     """The hooks of one batch item, shared by the requests it fans out into.
@@ -343,6 +347,9 @@ class SharedAttempts:
 
     def excuse(self, error: Exception) -> bool:
         return self._hooks.excuse(error)
+
+    def independent_429s(self) -> bool:
+        return self._hooks.independent_429s()
 
 
 RetryableError = APIStatusError | APIConnectionError
@@ -455,9 +462,10 @@ class _Tally:
         if is_throttled(error):
             self.throttled += 1
             self._patient(now, throttled=True)
+            fresh = hooks is not None and hooks.independent_429s()
             return retry_wait(
                 error,
-                self.throttled,
+                1 if fresh else self.throttled,
                 policy,
                 elapsed=0.0,
                 rand=rand,

@@ -15,11 +15,13 @@ from hypothesis import given, strategies as st
 import nanobanana as nb
 from nanobanana._batch import image_file_name, slugify as nb_slugify
 from nanobanana._batch._admission import Admission
+from nanobanana._batch._attempts import ItemAttempts
 from nanobanana._batch._delivery import Delivery
 from nanobanana._batch._ledger import Ledger
 from nanobanana._batch._options import BatchOptions
 from nanobanana._batch._reader import InputReader
 from nanobanana._batch._throttle import Throttle
+from nanobanana._retry import send_with_retries
 
 
 def item(index: int, status: str = "ok", **fields: object) -> nb.BatchItem:
@@ -298,3 +300,33 @@ def test_a_prompt_of_letters_alone_is_its_own_slug(text: str) -> None:
     normal = unicodedata.normalize("NFKC", text).lower()
     if all(unicodedata.category(c)[0] in "LMN" for c in normal) and len(normal) <= 40:
         assert nb_slugify(text) == normal
+
+
+# -- an item's attempts ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("independent", "ceilings"), [(False, [1, 2, 4]), (True, [1, 1, 1])])
+async def test_an_items_429s_back_off_afresh_once_the_batch_finds_them_not_about_its_load(
+    independent: bool, ceilings: list[int]
+) -> None:
+    throttle = Throttle(4)
+    throttle.judge.independent = independent  # as the judge decides
+    waits: list[float] = []
+
+    class Attempts(ItemAttempts):
+        def waiting(self, error: Exception, seconds: float) -> None:
+            waits.append(seconds)
+            super().waiting(error, seconds)
+
+    outcomes: list[object] = [nb.RateLimitError("busy", status=429)] * 3 + ["ok"]
+
+    async def send() -> object:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    policy = nb.RetryPolicy(initial_delay=0.01, max_delay=1.0)
+    hooks = Attempts(throttle, on_wait=lambda: None)
+    assert await send_with_retries(send, policy, hooks, rand=lambda: 1.0) == "ok"
+    assert waits == pytest.approx([0.01 * n for n in ceilings])

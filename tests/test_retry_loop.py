@@ -30,9 +30,10 @@ class Script:
 class Hooks:
     """Records what the loop tells the caller around each attempt."""
 
-    def __init__(self, refuse: str | None = None) -> None:
+    def __init__(self, refuse: str | None = None, independent: bool = False) -> None:
         self.events: list[tuple[str, object]] = []
         self.refuse = refuse
+        self.independent = independent
 
     async def before_attempt(self, attempt: int) -> None:
         self.events.append(("before", attempt))
@@ -49,6 +50,9 @@ class Hooks:
 
     def excuse(self, error: Exception) -> bool:
         return False
+
+    def independent_429s(self) -> bool:
+        return self.independent
 
 
 def busy(status: int = 503, retry_after: float | None = None) -> nb.APIStatusError:
@@ -118,6 +122,20 @@ async def test_a_rate_limit_wait_longer_than_max_throttled_wait_is_not_retried()
     with pytest.raises(nb.RateLimitError, match="max_throttled_wait=10 s allows") as info:
         await send_with_retries(Script(busy(429, retry_after=30.0)), policy)
     assert info.value.retry_after == 30.0
+
+
+@pytest.mark.parametrize(
+    ("independent", "waits"), [(False, [0.01, 0.02, 0.04, 0.08]), (True, [0.01] * 4)]
+)
+async def test_429s_found_not_to_be_about_the_load_do_not_back_off_further_and_further(
+    independent: bool, waits: list[float]
+) -> None:
+    hooks = Hooks(independent=independent)
+    policy = nb.RetryPolicy(initial_delay=0.01, max_delay=1.0)
+    send = Script(busy(429), busy(429), busy(429), busy(429), "ok")
+
+    assert await send_with_retries(send, policy, hooks, rand=lambda: 1.0) == "ok"
+    assert [seconds for event, seconds in hooks.events if event == "wait"] == waits
 
 
 async def test_max_total_counts_from_the_first_attempt() -> None:

@@ -67,3 +67,6 @@ class ItemAttempts:
 
     def excuse(self, error: Exception) -> bool:
         return self._throttle.excuse(error)
+
+    def independent_429s(self) -> bool:
+        return self._throttle.waits_alone
