@@ -44,8 +44,17 @@ class Api:
         return False
 
 
-def run(throttle: Throttle, api: Api, clock: Clock, seconds: float, latency: float) -> dict:
-    """Send as much as the throttle allows for ``seconds``; count the last half."""
+def run(
+    throttle: Throttle,
+    api: Api,
+    clock: Clock,
+    seconds: float,
+    latency: float,
+    *,
+    refused_in: float | None = None,
+) -> dict:
+    """Send as much as the throttle allows for ``seconds``; count the last half. A 429
+    comes after ``refused_in`` seconds (``latency`` unless given)."""
     pending: list[tuple[float, float, bool]] = []  # (answer at, sent at, refused)
     late = {"sent": 0, "refused": 0, "in_flight": 0.0, "ticks": 0}
     while clock.now < seconds:
@@ -55,7 +64,8 @@ def run(throttle: Throttle, api: Api, clock: Clock, seconds: float, latency: flo
             throttle.release(started, error)
         while (started := throttle._try_acquire()) is not None:
             refused = api.refuses()
-            pending.append((clock.now + latency, started, refused))
+            took = refused_in if refused and refused_in is not None else latency
+            pending.append((clock.now + took, started, refused))
             if clock.now >= seconds / 2:
                 late["sent"] += 1
                 late["refused"] += refused
@@ -107,6 +117,28 @@ def test_429s_that_are_not_about_the_load_do_not_collapse_the_concurrency(
 
 
 @untimed
+@given(
+    concurrency=st.integers(16, 64),
+    p=st.sampled_from([0.3, 0.5]),
+    latency=st.sampled_from([0.5, 1.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_429s_answered_at_once_while_images_take_seconds_are_still_found_not_about_the_load(
+    concurrency: int, p: float, latency: float, seed: int
+) -> None:
+    # Right after the batch slows down, the first answers in are the 429s (the
+    # successes come a round trip later): a share counted over them alone would look
+    # like a limit biting, not the same share as before.
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    api = Api(clock, random.Random(seed), p=p)
+    late = run(throttle, api, clock, 60.0, latency, refused_in=0.02)
+
+    assert throttle.judge.independent
+    assert late["sent"] / 30.0 >= 0.6 * concurrency / latency
+
+
+@untimed
 @any_binding_limit
 def test_a_rate_limit_is_learned_and_few_requests_are_refused(
     limit: float, latency: float, concurrency: int
@@ -127,6 +159,9 @@ def test_a_rate_limit_is_learned_and_few_requests_are_refused(
     latency=st.sampled_from([0.05, 0.2, 0.5]),
     seed=st.integers(0, 2**16),
 )
+# Few answers a second: a share between the two guesses (the share before, what a
+# limit would give) is judged by which one makes it likelier, not by which is nearer.
+@example(concurrency=8, p=0.5, latency=0.5, seed=1)
 def test_429s_that_slowing_down_does_not_lessen_leave_the_batch_sending_near_its_concurrency(
     concurrency: int, p: float, latency: float, seed: int
 ) -> None:
@@ -268,3 +303,102 @@ def test_after_the_first_decrease_the_rate_goes_to_what_the_limit_let_through_si
     assert judge.let_through == pytest.approx(limit, rel=0.02)
     rate.decrease(let_through=judge.let_through)
     assert rate.rate == pytest.approx(0.95 * limit, rel=0.02)
+
+
+def test_a_retry_after_pauses_everyone_once_a_stretch_and_later_ones_their_own_item() -> None:
+    clock = Clock()
+    throttle = Throttle(64, clock=clock)
+    sent = [throttle._try_acquire() for _ in range(60)]
+    assert None not in sent
+    clock.now = 0.05
+
+    def refuse(started: float | None) -> None:
+        assert started is not None
+        throttle.release(started, nb.RateLimitError("busy", status=429, retry_after=1.0))
+
+    refuse(sent[0])  # the first 429 of the batch: everyone waits the second asked
+    assert throttle.paused_until == pytest.approx(1.05)
+    for n in range(1, 30):  # more of them, in the same stretch: no further pause
+        clock.now = 0.05 + n * 0.02
+        refuse(sent[n])
+    assert throttle.judge.decreases >= 1  # the batch has slowed down meanwhile ...
+    assert throttle.paused_until == pytest.approx(1.05)  # ... and its workers were not held
+
+    clock.now = 2.0  # after the slowing down, a 429 to a request sent since pauses again
+    later = throttle._try_acquire()
+    clock.now = 2.05
+    refuse(later)
+    assert throttle.paused_until == pytest.approx(3.05)
+
+
+def test_without_adaptive_every_retry_after_pauses_everyone() -> None:
+    clock = Clock()
+    throttle = Throttle(8, adaptive=False, clock=clock)
+    first, second = throttle._try_acquire(), throttle._try_acquire()
+    assert first is not None
+    assert second is not None
+    clock.now = 0.1
+    throttle.release(first, nb.RateLimitError("busy", status=429, retry_after=1.0))
+    clock.now = 0.5
+    throttle.release(second, nb.RateLimitError("busy", status=429, retry_after=1.0))
+    assert throttle.paused_until == pytest.approx(1.5)
+
+
+def found_independent(clock: Clock, baseline: float) -> LoadJudge:
+    """A judge that has found the 429s not to be about the load, at ``baseline``."""
+    judge = LoadJudge(clock=clock)
+    judge.independent, judge.baseline, judge.decreases = True, baseline, 3
+    judge._new_epoch()
+    return judge
+
+
+def answer(judge: LoadJudge, clock: Clock, answers: int, refused: int) -> str:
+    """``answers`` answers (``refused`` of them 429s) to requests sent a second ago;
+    the judge's verdict on the last 429."""
+    clock.now += 1.0
+    for n in range(answers):
+        judge.on_send()
+        judge.on_answer(started=clock.now, throttled=n < refused)
+    clock.now += 1.0
+    return judge.verdict(started=clock.now - 1.0, evidence=20, settled_before=clock.now)
+
+
+@untimed
+@given(baseline=st.floats(0.1, 0.3), answers=st.integers(20, 99))
+def test_against_the_background_share_a_handful_of_answers_decide_nothing(
+    baseline: float, answers: int
+) -> None:
+    clock = Clock()
+    judge = found_independent(clock, baseline)
+    # Twice the background share, over fewer than a hundred answers: it may be chance.
+    assert answer(judge, clock, answers, refused=round(2.2 * baseline * answers) + 1) == "ignore"
+    assert judge.independent
+
+
+@untimed
+@given(baseline=st.floats(0.05, 0.3))
+def test_a_share_well_above_the_background_over_a_hundred_answers_slows_the_batch(
+    baseline: float,
+) -> None:
+    clock = Clock()
+    judge = found_independent(clock, baseline)
+    assert answer(judge, clock, 100, refused=round(100 * (1.5 * baseline + 0.1))) == "decrease"
+    assert not judge.independent
+
+
+def test_answers_to_requests_still_on_their_way_do_not_count_towards_the_share() -> None:
+    clock = Clock()
+    judge = found_independent(clock, 0.3)
+    clock.now = 1.0
+    for _ in range(400):  # sent at 1 s: 120 429s back at once, 280 images on their way
+        judge.on_send()
+    for _ in range(120):
+        judge.on_answer(started=1.0, throttled=True)
+    for n in range(200):  # sent before: all in
+        judge.on_answer(started=0.5, throttled=n < 60)
+    clock.now = 1.1
+    assert judge.settled(before=0.9) == (200, pytest.approx(0.3))
+    assert judge.verdict(started=1.0, evidence=20, settled_before=0.9) == "ignore"
+    assert judge.independent
+    # Counting everything in, the share looks like a limit biting.
+    assert judge.settled(before=None)[1] > 1.5 * 0.3 + 0.05

@@ -30,11 +30,16 @@ was not measured from the start, when a limit's burst lets more through than it 
 again, and the batch did slow down, from ``S`` to ``S'`` requests a second). A rate
 limit lets through what it let through before, ``(1 - p) * S``, so at ``S'`` it
 would refuse a share of ``1 - (1 - p) * S / S'`` (or none); a load-independent share
-stays ``p``. If the new share is nearer ``p``, the 429s are not about the batch: the
-limits go back to where they were before the run of decreases, the batch stops
-lowering them, and retries absorb the 429s (which cost no retries: see
-:mod:`nanobanana._retry`). It lowers them again only if the share climbs well above
-that baseline (1.5 times it, plus 5 points). When a decrease did not slow the batch
+stays ``p``. If the new share is likelier under ``p`` than under the limit's figure
+(a binomial likelihood: with few answers a second a share can lie between the two),
+the 429s are not about the batch: the limits go back to where they were before the
+run of decreases, the batch stops lowering them, and retries absorb the 429s (which
+cost no retries: see :mod:`nanobanana._retry`). It lowers them again only if the
+share, over 100 answers at least, climbs well above that baseline (1.5 times it,
+plus 5 points). The share counts only requests whose answers are all in: 429s often
+come back at once and images seconds later, so the answers in first after a decrease
+are mostly 429s whatever the API's limit, and would look like one biting. When a
+decrease did not slow the batch
 down enough to tell (by 5 % or more: a cut to 95 % of the goodput can be that
 small), the next one cuts to 70 % of the rate requests were sent at, so that it
 does. Every judgement needs evidence: 20 answers to requests sent since the last
@@ -201,6 +206,15 @@ class SendRate:
             self._tokens -= 1.0
 
 
+def likelihood(share: float, answers: int, expected: float) -> float:
+    """The log-likelihood of a share ``share`` of 429s among ``answers`` answers, if
+    each is a 429 with probability ``expected`` (kept off 0 and 1: one stray 429
+    does not rule a share out)."""
+    expected = min(0.99, max(0.01, expected))
+    refused = share * answers
+    return refused * math.log(expected) + (answers - refused) * math.log(1.0 - expected)
+
+
 class LoadJudge:
     """Tells whether a 429 is about the batch's load (see the module's docstring).
 
@@ -218,12 +232,17 @@ class LoadJudge:
 
     SHARE_FLOOR = 0.05  # shares below this are a limit being probed, not judged
     MIN_EPOCH = 0.5  # seconds between decisions, at the least
+    MAX_EVIDENCE = 100  # answers needed to judge against the background share
+    KEPT = 1000  # answers remembered for the share: enough to follow a drift (400)
 
     def __init__(self, *, clock: Clock = time.monotonic) -> None:
         self._clock = clock
         self.epoch_start = -math.inf
         self.answers = 0
         self.throttled = 0
+        #: (sent at, refused) of the latest answers to requests sent since the last
+        #: decrease: the share of 429s is counted over those that have all come back.
+        self._recent: deque[tuple[float, bool]] = deque(maxlen=self.KEPT)
         self.previous_share: float | None = None
         self.sending_before = 0.0
         self.sends = 0
@@ -243,11 +262,20 @@ class LoadJudge:
         """The share of 429s among answers to requests sent since the last decrease."""
         return self.throttled / self.answers if self.answers else 0.0
 
+    def settled(self, before: float | None) -> tuple[int, float]:
+        """The answers to requests sent since the last decrease and before ``before``
+        (all of them when ``None``), and the share of 429s among them."""
+        if before is None:
+            return self.answers, self.share
+        refused = [throttled for started, throttled in self._recent if started <= before]
+        return len(refused), (sum(refused) / len(refused) if refused else 0.0)
+
     def on_answer(self, *, started: float, throttled: bool) -> None:
         """Count the answer to a request sent at ``started``."""
         if started > self.epoch_start:
             self.answers += 1
             self.throttled += throttled
+            self._recent.append((started, throttled))
 
     def on_send(self) -> None:
         """Count a request going out now."""
@@ -262,23 +290,37 @@ class LoadJudge:
             return 0.0
         return self.sends / max(self._clock() - self._began, 1e-3)
 
-    def verdict(self, *, started: float, evidence: int) -> Verdict:
-        """What a 429 to a request sent at ``started`` calls for."""
+    def verdict(
+        self, *, started: float, evidence: int, settled_before: float | None = None
+    ) -> Verdict:
+        """What a 429 to a request sent at ``started`` calls for.
+
+        Args:
+            started: When the refused request was sent.
+            evidence: Answers needed before judging.
+            settled_before: Requests sent before this time have all been answered
+                (``None``: every answer is in). From the second judgement on, only
+                their answers count: when 429s come back at once and images seconds
+                later, the first answers after a decrease are mostly 429s, whatever
+                the API's limit.
+        """
         began = self._began if self._began is not None else self._clock()
         too_soon = self.decreases > 0 and self._clock() - began < self.MIN_EPOCH
-        if started <= self.epoch_start or self.answers < evidence or too_soon:
+        if self.decreases == 0:
+            settled_before = None  # the first decrease compares nothing: at once
+        answers, share = self.settled(settled_before)
+        if started <= self.epoch_start or answers < self._needed(evidence) or too_soon:
             return "ignore"  # an earlier cohort's, or too little evidence yet
-        share = self.share
         sending = self.sending()
         if self.independent:
             if share > 1.5 * self.baseline + 0.05:  # more 429s than the background
                 self.independent = False
                 return self._decrease(share, sending)
-            if self.answers >= 400:  # follow the background share as it drifts
+            if answers >= 400:  # follow the background share as it drifts
                 self.baseline = share
                 self._new_epoch()
             return "ignore"
-        if self._not_about_us(share, sending):
+        if self._not_about_us(share, sending, answers):
             self.independent = True
             self.baseline = share
             self.previous_share = None
@@ -286,7 +328,14 @@ class LoadJudge:
             return "restore"
         return self._decrease(share, sending)
 
-    def _not_about_us(self, share: float, sending: float) -> bool:
+    def _needed(self, evidence: int) -> int:
+        """Answers needed for a judgement: ``evidence``, or, once the 429s are found
+        not to be about the batch, :attr:`MAX_EVIDENCE`: the share is then compared
+        with the background share at every 429, and a small sample would sooner or
+        later stray above it by chance."""
+        return max(evidence, self.MAX_EVIDENCE) if self.independent else evidence
+
+    def _not_about_us(self, share: float, sending: float, answers: int) -> bool:
         """Whether the share of 429s since the last decrease is nearer the share before
         it (load-independent) than what a rate limit would give at the lower rate."""
         previous = self.previous_share
@@ -300,7 +349,7 @@ class LoadJudge:
             return False  # the batch did not slow down: no telling (the next cut is clear)
         # A rate limit lets through what it let through before: (1 - p) * S of S.
         if_limited = max(0.0, 1.0 - (1.0 - previous) * self.sending_before / max(sending, 1e-9))
-        return abs(share - previous) < abs(share - if_limited)
+        return likelihood(share, answers, previous) > likelihood(share, answers, if_limited)
 
     def _decrease(self, share: float, sending: float) -> Verdict:
         self.let_through = self._let_through() if self.decreases else None
@@ -322,3 +371,4 @@ class LoadJudge:
         self.answers = 0
         self.throttled = 0
         self.sends = 0
+        self._recent.clear()

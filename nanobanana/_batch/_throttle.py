@@ -22,8 +22,10 @@ the whole batch slows down, not just the request that got it:
   than CUBIC: image requests take seconds, so a batch sees a few round trips a
   minute, and CUBIC's faster probing of large windows buys nothing at that pace,
   while AIMD's behaviour is easy to predict and to test.
-* **Retry-After pauses everyone.** A server-requested wait from any response stops
-  *new* sends from every worker until it has passed.
+* **Retry-After pauses everyone.** A server-requested wait stops *new* sends from
+  every worker until it has passed; for 429s, the first one since the batch last
+  slowed down does (later ones hold back their own item: the lowered rate does the
+  slowing, and a large share of 429s would otherwise keep the batch paused).
 * **Requests per minute.** An optional token bucket, refilled continuously: a hard
   ceiling, whatever is learned.
 * **Outages** (:mod:`._outage`). When the API is down the batch pauses and probes.
@@ -250,8 +252,10 @@ class Throttle:
         self.send_rate = SendRate(clock=clock)
         self.judge = LoadJudge(clock=clock)
         self.round_trip: float | None = None  # seconds a success takes, smoothed
+        self.refusal_trip: float | None = None  # seconds a 429 takes, smoothed
         self._saved: tuple[float, float | None] = (self.limit.limit, None)
         self._last_decrease = -math.inf
+        self._paused_in: float | None = None  # the stretch whose Retry-After paused everyone
         self.adaptive = adaptive
         self.bucket = TokenBucket(requests_per_minute, clock=clock) if requests_per_minute else None
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
@@ -332,8 +336,7 @@ class Throttle:
         elif isinstance(error, APIStatusError):
             self.judge.on_answer(started=started, throttled=error.status == 429)
             asked = error.retry_after
-            # A Retry-After pauses everyone, unless the 429s are not about our load.
-            if asked is not None and asked > 0 and not self.judge.independent:
+            if asked is not None and asked > 0 and self._pauses_everyone(error.status, started):
                 self.paused_until = max(self.paused_until, self._clock() + asked)
             if is_throttled(error):
                 self.throttled += 1
@@ -341,6 +344,26 @@ class Throttle:
                 self.send_rate.on_answer(ok=False, started=started)
                 self._on_429(started)
         self._changed.notify()
+
+    def _pauses_everyone(self, status: int, started: float) -> bool:
+        """Whether a ``Retry-After`` in an answer with ``status`` to a request sent at
+        ``started`` pauses every worker, not just its own item. Never once the 429s
+        are found not to be about the batch's load. For a 429, only the first one
+        since the batch last slowed down (or began): later ones in the same stretch
+        hold back their own item, the lowered rate does the slowing, and a share of
+        429s that paused everyone at each one would keep the batch paused nearly all
+        the time. Without ``adaptive``, every one."""
+        judge = self.judge
+        if not self.adaptive:
+            return True
+        if judge.independent:
+            return False
+        if status != 429:
+            return True
+        if started <= judge.epoch_start or self._paused_in == judge.epoch_start:
+            return False
+        self._paused_in = judge.epoch_start
+        return True
 
     def _on_success(self, started: float) -> None:
         """Grow the limits. Once a rate is learned and has settled (5 s without a
@@ -357,10 +380,25 @@ class Throttle:
         if rate is not None and now - self._last_decrease > 5.0:
             self.limit.at_least(1.2 * rate * self.round_trip)
 
+    def _settled_before(self, now: float) -> float | None:
+        """Requests sent before this time have all been answered, as far as the
+        count of 429s goes: when 429s come back sooner than images, the answers to
+        requests sent since are mostly 429s (the successes are still on their way),
+        so they do not tell the share yet. ``None``: all answers tell."""
+        if self.round_trip is None or self.refusal_trip is None:
+            return None
+        lag = self.round_trip - self.refusal_trip
+        return now - 1.5 * lag if lag > 0 else None
+
     def _on_429(self, started: float) -> None:
         """Slow down, or put the limits back, as the judge of the 429s says."""
-        verdict = self.judge.verdict(started=started, evidence=20)
         now = self._clock()
+        took = now - started
+        trip = self.refusal_trip
+        self.refusal_trip = took if trip is None else 0.9 * trip + 0.1 * took
+        verdict = self.judge.verdict(
+            started=started, evidence=20, settled_before=self._settled_before(now)
+        )
         if verdict == "decrease":
             if now - self._last_decrease > 10.0:  # the levels before this run of decreases
                 self._saved = (self.limit.limit, self.send_rate.rate)
