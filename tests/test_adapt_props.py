@@ -305,30 +305,32 @@ def test_after_the_first_decrease_the_rate_goes_to_what_the_limit_let_through_si
     assert rate.rate == pytest.approx(0.95 * limit, rel=0.02)
 
 
-def test_a_retry_after_pauses_everyone_once_a_stretch_and_later_ones_their_own_item() -> None:
+def test_once_a_rate_is_learned_a_429_asking_to_wait_holds_back_its_own_item_only() -> None:
     clock = Clock()
     throttle = Throttle(64, clock=clock)
     sent = [throttle._try_acquire() for _ in range(60)]
     assert None not in sent
-    clock.now = 0.05
 
-    def refuse(started: float | None) -> None:
+    def answer(n: int, error: nb.APIStatusError | None) -> None:
+        started = sent[n]
         assert started is not None
-        throttle.release(started, nb.RateLimitError("busy", status=429, retry_after=1.0))
-
-    refuse(sent[0])  # the first 429 of the batch: everyone waits the second asked
-    assert throttle.paused_until == pytest.approx(1.05)
-    for n in range(1, 30):  # more of them, in the same stretch: no further pause
         clock.now = 0.05 + n * 0.02
-        refuse(sent[n])
-    assert throttle.judge.decreases >= 1  # the batch has slowed down meanwhile ...
-    assert throttle.paused_until == pytest.approx(1.05)  # ... and its workers were not held
+        throttle.release(started, error)
 
-    clock.now = 2.0  # after the slowing down, a 429 to a request sent since pauses again
-    later = throttle._try_acquire()
-    clock.now = 2.05
-    refuse(later)
-    assert throttle.paused_until == pytest.approx(3.05)
+    answer(0, nb.RateLimitError("busy", status=429, retry_after=1.0))
+    assert throttle.paused_until == pytest.approx(1.05)  # nothing else slows it down yet
+    n = 1
+    while throttle.send_rate.rate is None:  # until the first decrease
+        answer(n, nb.RateLimitError("busy", status=429, retry_after=1.0))
+        n += 1
+    paused_until = throttle.paused_until
+    for later in range(n, 40):  # half of those after, refused, each asking for a second
+        refused = nb.RateLimitError("busy", status=429, retry_after=1.0)
+        answer(later, refused if later % 2 else None)
+    assert throttle.paused_until == paused_until  # the learned rate does the slowing
+
+    answer(40, nb.ServerError("down for a moment", status=503, retry_after=3.0))
+    assert throttle.paused_until == pytest.approx(0.05 + 40 * 0.02 + 3.0)
 
 
 def test_without_adaptive_every_retry_after_pauses_everyone() -> None:

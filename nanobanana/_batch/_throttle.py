@@ -23,9 +23,10 @@ the whole batch slows down, not just the request that got it:
   minute, and CUBIC's faster probing of large windows buys nothing at that pace,
   while AIMD's behaviour is easy to predict and to test.
 * **Retry-After pauses everyone.** A server-requested wait stops *new* sends from
-  every worker until it has passed; for 429s, the first one since the batch last
-  slowed down does (later ones hold back their own item: the lowered rate does the
-  slowing, and a large share of 429s would otherwise keep the batch paused).
+  every worker until it has passed. Once a rate is learned, a 429's holds back its
+  own item only: the learned rate does the slowing, and a large share of 429s each
+  pausing everyone would keep the batch paused (with ``adaptive=False``, every
+  429's pauses everyone).
 * **Requests per minute.** An optional token bucket, refilled continuously: a hard
   ceiling, whatever is learned.
 * **Outages** (:mod:`._outage`). When the API is down the batch pauses and probes.
@@ -255,7 +256,6 @@ class Throttle:
         self.refusal_trip: float | None = None  # seconds a 429 takes, smoothed
         self._saved: tuple[float, float | None] = (self.limit.limit, None)
         self._last_decrease = -math.inf
-        self._paused_in: float | None = None  # the stretch whose Retry-After paused everyone
         self.adaptive = adaptive
         self.bucket = TokenBucket(requests_per_minute, clock=clock) if requests_per_minute else None
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
@@ -336,7 +336,7 @@ class Throttle:
         elif isinstance(error, APIStatusError):
             self.judge.on_answer(started=started, throttled=error.status == 429)
             asked = error.retry_after
-            if asked is not None and asked > 0 and self._pauses_everyone(error.status, started):
+            if asked is not None and asked > 0 and self._pauses_everyone(error.status):
                 self.paused_until = max(self.paused_until, self._clock() + asked)
             if is_throttled(error):
                 self.throttled += 1
@@ -345,25 +345,18 @@ class Throttle:
                 self._on_429(started)
         self._changed.notify()
 
-    def _pauses_everyone(self, status: int, started: float) -> bool:
-        """Whether a ``Retry-After`` in an answer with ``status`` to a request sent at
-        ``started`` pauses every worker, not just its own item. Never once the 429s
-        are found not to be about the batch's load. For a 429, only the first one
-        since the batch last slowed down (or began): later ones in the same stretch
-        hold back their own item, the lowered rate does the slowing, and a share of
-        429s that paused everyone at each one would keep the batch paused nearly all
-        the time. Without ``adaptive``, every one."""
-        judge = self.judge
+    def _pauses_everyone(self, status: int) -> bool:
+        """Whether a ``Retry-After`` in an answer with ``status`` pauses every worker,
+        not just its own item. A 429's does until the batch has learned a send rate
+        (nothing else slows it down yet), and always when it does not adapt; after
+        that, the learned rate does the slowing, and a large share of 429s each
+        pausing everyone would keep the batch paused nearly all the time. Other
+        answers' do, unless the 429s were found not to be about the batch's load."""
         if not self.adaptive:
             return True
-        if judge.independent:
+        if self.judge.independent:
             return False
-        if status != 429:
-            return True
-        if started <= judge.epoch_start or self._paused_in == judge.epoch_start:
-            return False
-        self._paused_in = judge.epoch_start
-        return True
+        return status != 429 or self.send_rate.rate is None
 
     def _on_success(self, started: float) -> None:
         """Grow the limits. Once a rate is learned and has settled (5 s without a
@@ -416,8 +409,8 @@ class Throttle:
     def waits_alone(self) -> bool:
         """Whether an item waiting out a 429 leaves its worker's turn to another item:
         once the 429s are found not to be about the batch's load (more requests do
-        not bring more of them, and their ``Retry-After`` no longer pauses everyone),
-        rather than meeting a rate limit with more requests."""
+        not bring more of them), rather than meeting a rate limit with more
+        requests."""
         return self.judge.independent
 
     def excuse(self, error: Exception) -> bool:
