@@ -39,13 +39,12 @@ share, over 100 answers at least, climbs well above that baseline (1.5 times it,
 plus 5 points). The share counts only requests whose answers are all in: 429s often
 come back at once and images seconds later, so the answers in first after a decrease
 are mostly 429s whatever the API's limit, and would look like one biting. When a
-decrease did not slow the batch
-down enough to tell (by 5 % or more: a cut to 95 % of the goodput can be that
-small), the next one cuts to 70 % of the rate requests were sent at, so that it
-does. Every judgement needs evidence: 20 answers to requests sent since the last
-decrease, and half a second since it. The first decrease needs only the 20 answers:
-it compares nothing, and a batch that meets a limit should slow down at once, not
-send unthrottled for its first half second.
+decrease did not slow the batch down enough to tell (by 5 % or more: a cut to 95 %
+of the goodput can be that small), the next one cuts to 70 % of the rate requests
+were sent at, so that it does. Every judgement needs evidence: 20 answers to
+requests sent since the last decrease, and half a second since it. The first
+decrease needs only the 20 answers: it compares nothing, and a batch that meets a
+limit should slow down at once, not send unthrottled for its first half second.
 
 The clock is injectable, so all of this is tested on a simulated clock.
 """
@@ -336,8 +335,9 @@ class LoadJudge:
         return max(evidence, self.MAX_EVIDENCE) if self.independent else evidence
 
     def _not_about_us(self, share: float, sending: float, answers: int) -> bool:
-        """Whether the share of 429s since the last decrease is nearer the share before
-        it (load-independent) than what a rate limit would give at the lower rate."""
+        """Whether the share of 429s since the last decrease is likelier under the share
+        before it (load-independent) than under what a rate limit would give at the
+        lower rate."""
         previous = self.previous_share
         self.unclear = False
         if previous is None or previous < self.SHARE_FLOOR or self.decreases < 2:
