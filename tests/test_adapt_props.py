@@ -3,13 +3,14 @@ not about it: properties on a simulated clock (hypothesis)."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 from hypothesis import assume, example, given, settings, strategies as st
 
 import nanobanana as nb
-from nanobanana._batch._adapt import LoadJudge, SendRate
+from nanobanana._batch._adapt import LoadJudge, SendRate, likelihood
 from nanobanana._batch._throttle import Throttle
 
 untimed = settings(deadline=None, max_examples=25)
@@ -346,10 +347,43 @@ def test_without_adaptive_every_retry_after_pauses_everyone() -> None:
     assert throttle.paused_until == pytest.approx(1.5)
 
 
-def found_independent(clock: Clock, baseline: float) -> LoadJudge:
-    """A judge that has found the 429s not to be about the load, at ``baseline``."""
+def test_the_429_that_teaches_the_batch_a_rate_does_not_also_pause_everyone() -> None:
+    clock = Clock()
+    throttle = Throttle(64, clock=clock)
+    sent = [throttle._try_acquire() for _ in range(30)]
+    clock.now = 0.05
+    for started in sent[:19]:  # 429s without Retry-After: no pause, too few to judge
+        assert started is not None
+        throttle.release(started, nb.RateLimitError("busy", status=429))
+    assert throttle.send_rate.rate is None
+    last = sent[19]
+    assert last is not None
+    throttle.release(last, nb.RateLimitError("busy", status=429, retry_after=1.0))
+    assert throttle.send_rate.rate is not None  # the twentieth: the first decrease
+    assert throttle.paused_until < clock.now  # its rate does the slowing, not a pause
+
+
+def test_once_a_rate_is_learned_an_item_waiting_out_a_429_gives_its_turn_back() -> None:
+    for adaptive in (True, False):
+        clock = Clock()
+        throttle = Throttle(32, adaptive=adaptive, clock=clock)
+        sent = [throttle._try_acquire() for _ in range(24)]
+        assert not throttle.waits_alone  # nothing but the turns bounds what is sent
+        clock.now = 0.05
+        for started in sent:
+            assert started is not None
+            throttle.release(started, nb.RateLimitError("busy", status=429))
+        # The learned rate bounds the sends now; without adapting, nothing is learned.
+        assert throttle.waits_alone is adaptive
+        assert (throttle.send_rate.rate is not None) is adaptive
+
+
+def found_independent(clock: Clock, baseline: float, counted: int = 100) -> LoadJudge:
+    """A judge that has found the 429s not to be about the load, at ``baseline``
+    (counted over ``counted`` answers)."""
     judge = LoadJudge(clock=clock)
     judge.independent, judge.baseline, judge.decreases = True, baseline, 3
+    judge.baseline_answers = counted
     judge._new_epoch()
     return judge
 
@@ -404,3 +438,67 @@ def test_answers_to_requests_still_on_their_way_do_not_count_towards_the_share()
     assert judge.independent
     # Counting everything in, the share looks like a limit biting.
     assert judge.settled(before=None)[1] > 1.5 * 0.3 + 0.05
+
+
+def judged_twice(clock: Clock, share: float, sending: float, answers: int = 20) -> LoadJudge:
+    """A judge past two decreases, the last at ``sending`` requests a second with a
+    share ``share`` of 429s among ``answers`` answers."""
+    judge = LoadJudge(clock=clock)
+    judge.decreases, judge.previous_share, judge.previous_answers = 2, share, answers
+    judge.sending_before = sending
+    judge._new_epoch()
+    return judge
+
+
+def test_a_clear_share_decides_on_fewer_answers_than_asked_for() -> None:
+    clock = Clock()
+    # Half the answers were 429s at 20 a second; at 4 a second, half still are: a
+    # limit would refuse none, so eight answers tell it (twenty were asked for).
+    judge = judged_twice(clock, 0.5, sending=20.0)
+    assert answer(judge, clock, 8, refused=4) == "restore"
+    assert judge.independent
+
+
+def test_an_unclear_share_waits_for_the_evidence_asked_for() -> None:
+    clock = Clock()
+    # At 4 a second from 5, a limit would refuse 37.5 %: three 429s in eight answers
+    # could be either.
+    judge = judged_twice(clock, 0.5, sending=5.0)
+    assert answer(judge, clock, 8, refused=3) == "ignore"
+    assert not judge.independent
+
+
+@untimed
+@given(refused=st.integers(0, 10), answers=st.integers(8, 40))
+def test_a_verdict_on_fewer_answers_than_asked_for_is_beyond_doubt(
+    refused: int, answers: int
+) -> None:
+    assume(refused <= answers)
+    clock = Clock()
+    judge = judged_twice(clock, 0.5, sending=5.0)
+    verdict = answer(judge, clock, answers, refused=refused)
+    if answers < 20 and verdict != "ignore":
+        share = refused / answers
+        limited = 1.0 - 0.5 * 5.0 / (answers / 2.0)  # the sending: answers over 2 s
+        odds = likelihood(share, answers, 0.5) - likelihood(share, answers, max(0.0, limited))
+        assert abs(odds) >= math.log(LoadJudge.DECISIVE_ODDS)
+
+
+def test_the_background_share_counts_the_answers_before_the_last_decrease_too() -> None:
+    clock = Clock()
+    judge = judged_twice(clock, 0.45, sending=20.0, answers=20)
+    assert answer(judge, clock, 10, refused=4) == "restore"  # decided on 10 answers
+    assert judge.baseline == pytest.approx((0.45 * 20 + 4) / 30)  # not 0.4
+    assert judge.baseline_answers == 30
+
+
+def test_a_background_share_counted_over_few_answers_is_not_taken_for_a_limit_by_chance() -> None:
+    clock = Clock()
+    judge = found_independent(clock, 0.3, counted=30)
+    # 52 % over a hundred answers: above 1.5 x 30 % + 5 points, but within what
+    # thirty answers may have put the baseline at.
+    assert answer(judge, clock, 100, refused=52) == "ignore"
+    assert judge.independent
+    # A limit biting again is a different matter.
+    assert answer(judge, clock, 100, refused=80) == "decrease"
+    assert not judge.independent

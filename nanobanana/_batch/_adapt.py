@@ -36,15 +36,18 @@ the 429s are not about the batch: the limits go back to where they were before t
 run of decreases, the batch stops lowering them, and retries absorb the 429s (which
 cost no retries: see :mod:`nanobanana._retry`). It lowers them again only if the
 share, over 100 answers at least, climbs well above that baseline (1.5 times it,
-plus 5 points). The share counts only requests whose answers are all in: 429s often
-come back at once and images seconds later, so the answers in first after a decrease
-are mostly 429s whatever the API's limit, and would look like one biting. When a
-decrease did not slow the batch down enough to tell (by 5 % or more: a cut to 95 %
-of the goodput can be that small), the next one cuts to 70 % of the rate requests
-were sent at, so that it does. Every judgement needs evidence: 20 answers to
-requests sent since the last decrease, and half a second since it. The first
-decrease needs only the 20 answers: it compares nothing, and a batch that meets a
-limit should slow down at once, not send unthrottled for its first half second.
+plus 5 points, and beyond chance: the baseline counts the answers before and since
+the last decrease, which may be a few dozen only). The share counts only requests
+whose answers are all in: 429s often come back at once and images seconds later, so
+the answers in first after a decrease are mostly 429s whatever the API's limit, and
+would look like one biting. When a decrease did not slow the batch down enough to
+tell (by 5 % or more: a cut to 95 % of the goodput can be that small), the next one
+cuts to 70 % of the rate requests were sent at, so that it does. Every judgement
+needs evidence: 20 answers to requests sent since the last decrease (or 8, when
+those already tell the two shares apart at odds of 1,000 to one), and half a second
+since it. The first decrease needs only the 20 answers: it compares nothing, and a
+batch that meets a limit should slow down at once, not send unthrottled for its
+first half second.
 
 The clock is injectable, so all of this is tested on a simulated clock.
 """
@@ -232,6 +235,8 @@ class LoadJudge:
     SHARE_FLOOR = 0.05  # shares below this are a limit being probed, not judged
     MIN_EPOCH = 0.5  # seconds between decisions, at the least
     MAX_EVIDENCE = 100  # answers needed to judge against the background share
+    MIN_ANSWERS = 8  # answers needed at the least, however clear they are
+    DECISIVE_ODDS = 1000  # odds at which fewer answers than asked for decide
     KEPT = 1000  # answers remembered for the share: enough to follow a drift (400)
 
     def __init__(self, *, clock: Clock = time.monotonic) -> None:
@@ -243,12 +248,14 @@ class LoadJudge:
         #: decrease: the share of 429s is counted over those that have all come back.
         self._recent: deque[tuple[float, bool]] = deque(maxlen=self.KEPT)
         self.previous_share: float | None = None
+        self.previous_answers = 0  # the answers it was counted over
         self.sending_before = 0.0
         self.sends = 0
         self.decreases = 0
         self._began: float | None = None
         self.independent = False
         self.baseline = 0.0
+        self.baseline_answers = 0  # the answers the baseline was counted over
         #: The last decrease did not slow the batch down enough to tell a limit from
         #: a load-independent share: the next one should cut clearly.
         self.unclear = False
@@ -308,24 +315,47 @@ class LoadJudge:
         if self.decreases == 0:
             settled_before = None  # the first decrease compares nothing: at once
         answers, share = self.settled(settled_before)
-        if started <= self.epoch_start or answers < self._needed(evidence) or too_soon:
-            return "ignore"  # an earlier cohort's, or too little evidence yet
         sending = self.sending()
+        if started <= self.epoch_start or too_soon:
+            return "ignore"  # an earlier cohort's, or too soon after the last decision
+        if answers < self._needed(evidence) and not self._decisive(share, answers, sending):
+            return "ignore"  # too little evidence yet
         if self.independent:
-            if share > 1.5 * self.baseline + 0.05:  # more 429s than the background
+            if self._above_background(share, answers):
                 self.independent = False
-                return self._decrease(share, sending)
+                return self._decrease(share, sending, answers)
             if answers >= 400:  # follow the background share as it drifts
-                self.baseline = share
+                self.baseline, self.baseline_answers = share, answers
                 self._new_epoch()
             return "ignore"
         if self._not_about_us(share, sending, answers):
             self.independent = True
-            self.baseline = share
+            self.baseline = self._background(share, answers)
+            self.baseline_answers = self.previous_answers + answers
             self.previous_share = None
             self._new_epoch()
             return "restore"
-        return self._decrease(share, sending)
+        return self._decrease(share, sending, answers)
+
+    def _background(self, share: float, answers: int) -> float:
+        """The background share of 429s, once they are found not to be about the
+        batch: the shares before and since the last decrease are both the
+        background's then, so both count (a few answers that decided early would
+        make a poor baseline on their own)."""
+        before = self.previous_answers * (self.previous_share or 0.0)
+        return (before + share * answers) / max(1, self.previous_answers + answers)
+
+    def _above_background(self, share: float, answers: int) -> bool:
+        """Whether a share of 429s among ``answers`` is well above the background
+        share (1.5 times it, plus 5 points), and not by chance: two and a half
+        standard errors of the difference, since the baseline may have been
+        counted over a few dozen answers only."""
+        if share <= 1.5 * self.baseline + 0.05:
+            return False
+        counted = answers + self.baseline_answers
+        pooled = (share * answers + self.baseline * self.baseline_answers) / counted
+        spread = pooled * (1.0 - pooled) * (1.0 / answers + 1.0 / max(1, self.baseline_answers))
+        return share - self.baseline > 2.5 * math.sqrt(spread)
 
     def _needed(self, evidence: int) -> int:
         """Answers needed for a judgement: ``evidence``, or, once the 429s are found
@@ -334,27 +364,55 @@ class LoadJudge:
         later stray above it by chance."""
         return max(evidence, self.MAX_EVIDENCE) if self.independent else evidence
 
+    def _hypotheses(self, sending: float) -> tuple[float, float] | None:
+        """The share of 429s to expect now if they are load-independent (the share
+        before the last decrease) and if a rate limit is biting (what it would refuse
+        at the lower rate), or ``None`` when there is nothing to compare: no share
+        before, a limit being probed, or a share measured from the start, when a rate
+        limit's burst let more through than it will again."""
+        previous = self.previous_share
+        if previous is None or previous < self.SHARE_FLOOR or self.decreases < 2:
+            return None
+        # A rate limit lets through what it let through before: (1 - p) * S of S.
+        if_limited = max(0.0, 1.0 - (1.0 - previous) * self.sending_before / max(sending, 1e-9))
+        return previous, if_limited
+
+    def _odds(self, share: float, answers: int, sending: float) -> float | None:
+        """How much likelier the share of 429s among ``answers`` is if they are
+        load-independent than if a rate limit is biting (a log-likelihood ratio:
+        above 0, load-independent), or ``None`` when there is nothing to compare or
+        the batch did not slow down enough to tell."""
+        hypotheses = self._hypotheses(sending)
+        if hypotheses is None or sending > 0.95 * self.sending_before:
+            return None
+        independent, limited = hypotheses
+        return likelihood(share, answers, independent) - likelihood(share, answers, limited)
+
+    def _decisive(self, share: float, answers: int, sending: float) -> bool:
+        """Whether a few answers (:attr:`MIN_ANSWERS` at least) already tell the two
+        apart beyond doubt (odds of :attr:`DECISIVE_ODDS` to one), as when the rate was
+        cut to half and half the answers are still 429s: no need to wait for the
+        full evidence then."""
+        if self.independent or answers < self.MIN_ANSWERS:
+            return False
+        odds = self._odds(share, answers, sending)
+        return odds is not None and abs(odds) >= math.log(self.DECISIVE_ODDS)
+
     def _not_about_us(self, share: float, sending: float, answers: int) -> bool:
         """Whether the share of 429s since the last decrease is likelier under the share
         before it (load-independent) than under what a rate limit would give at the
         lower rate."""
-        previous = self.previous_share
-        self.unclear = False
-        if previous is None or previous < self.SHARE_FLOOR or self.decreases < 2:
-            # Nothing to compare, a limit being probed, or a share measured from the
-            # start, when a rate limit's burst let more through than it will again.
-            return False
-        self.unclear = sending > 0.95 * self.sending_before
-        if self.unclear:
-            return False  # the batch did not slow down: no telling (the next cut is clear)
-        # A rate limit lets through what it let through before: (1 - p) * S of S.
-        if_limited = max(0.0, 1.0 - (1.0 - previous) * self.sending_before / max(sending, 1e-9))
-        return likelihood(share, answers, previous) > likelihood(share, answers, if_limited)
+        self.unclear = (
+            self._hypotheses(sending) is not None and sending > 0.95 * self.sending_before
+        )  # the batch did not slow down: no telling (the next cut is clear)
+        odds = self._odds(share, answers, sending)
+        return odds is not None and odds > 0
 
-    def _decrease(self, share: float, sending: float) -> Verdict:
+    def _decrease(self, share: float, sending: float, answers: int) -> Verdict:
         self.let_through = self._let_through() if self.decreases else None
         self.decreases += 1
         self.previous_share = share
+        self.previous_answers = answers
         self.sending_before = sending
         self._new_epoch()
         return "decrease"

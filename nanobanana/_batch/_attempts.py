@@ -69,4 +69,4 @@ class ItemAttempts:
         return self._throttle.excuse(error)
 
     def independent_429s(self) -> bool:
-        return self._throttle.waits_alone
+        return self._throttle.judge.independent

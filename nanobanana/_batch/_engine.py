@@ -5,7 +5,8 @@ input, turns it into a request, passes the gates of :mod:`._admission`, sends it
 through the client's :class:`Sender` (in a cancel scope of its own), writes its
 images (shielded from cancellation, so a file is complete or absent), records the
 item in the ledger, and hands it out through :mod:`._delivery`; then gives the turn
-back. An item waiting out a 429 that is not about the batch's load (see
+back. An item waiting out a 429 once something other than the turns bounds the
+sends (a learned rate, or 429s found not to be about the batch's load: see
 :attr:`Throttle.waits_alone`) gives its turn back early, so that the requests in
 flight stay near the throttle's limit instead of dropping by one for each waiting
 item.

@@ -13,7 +13,9 @@ the whole batch slows down, not just the request that got it:
 * **Not about us.** If slowing down did not lower the share of 429s (a share of
   5 % or more) the way a rate limit would, they are load-independent: the limits go
   back to where they were, stop being lowered, ``Retry-After`` stops pausing
-  everyone, and retries (which 429s do not spend) absorb the 429s. See
+  everyone, and retries (which 429s do not spend) absorb the 429s. Once a rate is
+  learned, or the 429s are found not to be about the load, an item waiting out a
+  429 gives its worker's turn to another item (:attr:`Throttle.waits_alone`). See
   :class:`._adapt.LoadJudge`.
 * **AIMD on concurrency.** A 429 halves the number of requests allowed in flight
   (multiplicative decrease, at most once per round trip, so a burst of 429s from
@@ -23,10 +25,10 @@ the whole batch slows down, not just the request that got it:
   minute, and CUBIC's faster probing of large windows buys nothing at that pace,
   while AIMD's behaviour is easy to predict and to test.
 * **Retry-After pauses everyone.** A server-requested wait stops *new* sends from
-  every worker until it has passed. Once a rate is learned, a 429's holds back its
-  own item only: the learned rate does the slowing, and a large share of 429s each
-  pausing everyone would keep the batch paused (with ``adaptive=False``, every
-  429's pauses everyone).
+  every worker until it has passed. Once a rate is learned (the 429 that makes the
+  batch learn one included), a 429's holds back its own item only: the learned rate
+  does the slowing, and a large share of 429s each pausing everyone would keep the
+  batch paused (with ``adaptive=False``, every 429's pauses everyone).
 * **Requests per minute.** An optional token bucket, refilled continuously: a hard
   ceiling, whatever is learned.
 * **Outages** (:mod:`._outage`). When the API is down the batch pauses and probes.
@@ -335,14 +337,14 @@ class Throttle:
                 self._on_success(started)
         elif isinstance(error, APIStatusError):
             self.judge.on_answer(started=started, throttled=error.status == 429)
-            asked = error.retry_after
-            if asked is not None and asked > 0 and self._pauses_everyone(error.status):
-                self.paused_until = max(self.paused_until, self._clock() + asked)
             if is_throttled(error):
                 self.throttled += 1
             if error.status == 429 and self.adaptive:
                 self.send_rate.on_answer(ok=False, started=started)
                 self._on_429(started)
+            asked = error.retry_after
+            if asked is not None and asked > 0 and self._pauses_everyone(error.status):
+                self.paused_until = max(self.paused_until, self._clock() + asked)
         self._changed.notify()
 
     def _pauses_everyone(self, status: int) -> bool:
@@ -408,10 +410,11 @@ class Throttle:
     @property
     def waits_alone(self) -> bool:
         """Whether an item waiting out a 429 leaves its worker's turn to another item:
-        once the 429s are found not to be about the batch's load (more requests do
-        not bring more of them), rather than meeting a rate limit with more
-        requests."""
-        return self.judge.independent
+        once something other than the turns bounds what the batch sends, a learned
+        send rate or the finding that the 429s are not about the batch's load (more
+        requests do not bring more of them). Before that, a waiting item keeps its
+        turn, so that a rate limit is not met with more requests."""
+        return self.judge.independent or (self.adaptive and self.send_rate.rate is not None)
 
     def excuse(self, error: Exception) -> bool:
         """Whether ``error`` is excused from ``max_retries``: an outage failure while
