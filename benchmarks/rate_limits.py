@@ -269,7 +269,12 @@ def render_section(result: dict[str, Any] | None) -> list[str]:
             f"{r['share_429']:.1%} | {r['final_concurrency']} | "
             f"{'yes' if r['met'] else '**no**'} |"
         )
-    out.append("")
+    out.append(
+        "\nWith `Retry-After: 1`, an item refused k times in a row waits k seconds, and "
+        "the batch ends with its unluckiest item: with half of all requests refused, one "
+        "item in 128 needs 8 attempts or more. So those cells vary from run to run more "
+        "than the others, by how late such items happened to start.\n"
+    )
     out.append(
         "| scenario | items | failed | requests during the outage | sending again after "
         "(probe interval) | time paused | met |"

@@ -452,10 +452,11 @@ def judged_twice(clock: Clock, share: float, sending: float, answers: int = 20) 
 
 def test_a_clear_share_decides_on_fewer_answers_than_asked_for() -> None:
     clock = Clock()
-    # Half the answers were 429s at 20 a second; at 4 a second, half still are: a
-    # limit would refuse none, so eight answers tell it (twenty were asked for).
+    # Half the answers were 429s at 20 a second; at 5 a second, half still are: a
+    # limit would refuse none (but for a few, while the rate grows past it again),
+    # so ten answers tell it (twenty were asked for).
     judge = judged_twice(clock, 0.5, sending=20.0)
-    assert answer(judge, clock, 8, refused=4) == "restore"
+    assert answer(judge, clock, 10, refused=5) == "restore"
     assert judge.independent
 
 
@@ -480,16 +481,17 @@ def test_a_verdict_on_fewer_answers_than_asked_for_is_beyond_doubt(
     if answers < 20 and verdict != "ignore":
         share = refused / answers
         limited = 1.0 - 0.5 * 5.0 / (answers / 2.0)  # the sending: answers over 2 s
-        odds = likelihood(share, answers, 0.5) - likelihood(share, answers, max(0.0, limited))
+        floor = LoadJudge.SHARE_FLOOR
+        odds = likelihood(share, answers, 0.5) - likelihood(share, answers, max(floor, limited))
         assert abs(odds) >= math.log(LoadJudge.DECISIVE_ODDS)
 
 
 def test_the_background_share_counts_the_answers_before_the_last_decrease_too() -> None:
     clock = Clock()
     judge = judged_twice(clock, 0.45, sending=20.0, answers=20)
-    assert answer(judge, clock, 10, refused=4) == "restore"  # decided on 10 answers
-    assert judge.baseline == pytest.approx((0.45 * 20 + 4) / 30)  # not 0.4
-    assert judge.baseline_answers == 30
+    assert answer(judge, clock, 12, refused=6) == "restore"  # decided on 12 answers
+    assert judge.baseline == pytest.approx((0.45 * 20 + 6) / 32)  # not 0.5
+    assert judge.baseline_answers == 32
 
 
 def test_a_background_share_counted_over_few_answers_is_not_taken_for_a_limit_by_chance() -> None:
@@ -501,4 +503,13 @@ def test_a_background_share_counted_over_few_answers_is_not_taken_for_a_limit_by
     assert judge.independent
     # A limit biting again is a different matter.
     assert answer(judge, clock, 100, refused=80) == "decrease"
+    assert not judge.independent
+
+
+def test_a_few_429s_after_cutting_below_a_limit_are_not_taken_for_a_background_share() -> None:
+    clock = Clock()
+    # 14 % refused at 25 a second; cut to 4 a second, a limit would refuse none, but
+    # a rate growing back past it does refuse a few: three in eight prove nothing yet.
+    judge = judged_twice(clock, 0.14, sending=25.0)
+    assert answer(judge, clock, 8, refused=3) == "ignore"
     assert not judge.independent

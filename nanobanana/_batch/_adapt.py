@@ -29,25 +29,25 @@ after each decrease with the share ``p`` that caused it (when ``p`` is 5 % or mo
 was not measured from the start, when a limit's burst lets more through than it will
 again, and the batch did slow down, from ``S`` to ``S'`` requests a second). A rate
 limit lets through what it let through before, ``(1 - p) * S``, so at ``S'`` it
-would refuse a share of ``1 - (1 - p) * S / S'`` (or none); a load-independent share
-stays ``p``. If the new share is likelier under ``p`` than under the limit's figure
-(a binomial likelihood: with few answers a second a share can lie between the two),
-the 429s are not about the batch: the limits go back to where they were before the
-run of decreases, the batch stops lowering them, and retries absorb the 429s (which
-cost no retries: see :mod:`nanobanana._retry`). It lowers them again only if the
-share, over 100 answers at least, climbs well above that baseline (1.5 times it,
-plus 5 points, and beyond chance: the baseline counts the answers before and since
-the last decrease, which may be a few dozen only). The share counts only requests
-whose answers are all in: 429s often come back at once and images seconds later, so
-the answers in first after a decrease are mostly 429s whatever the API's limit, and
-would look like one biting. When a decrease did not slow the batch down enough to
-tell (by 5 % or more: a cut to 95 % of the goodput can be that small), the next one
-cuts to 70 % of the rate requests were sent at, so that it does. Every judgement
-needs evidence: 20 answers to requests sent since the last decrease (or 8, when
-those already tell the two shares apart at odds of 1,000 to one), and half a second
-since it. The first decrease needs only the 20 answers: it compares nothing, and a
-batch that meets a limit should slow down at once, not send unthrottled for its
-first half second.
+would refuse a share of ``1 - (1 - p) * S / S'`` (or, as the rate grows back past
+it, a few: 5 %); a load-independent share stays ``p``. If the new share is likelier
+under ``p`` than under the limit's figure (a binomial likelihood: with few answers a
+second a share can lie between the two), the 429s are not about the batch: the
+limits go back to where they were before the run of decreases, the batch stops
+lowering them, and retries absorb the 429s (which cost no retries: see
+:mod:`nanobanana._retry`). It lowers them again only if the share, over 100 answers
+at least, climbs well above that baseline (1.5 times it, plus 5 points, and beyond
+chance: the baseline counts the answers before and since the last decrease, which
+may be a few dozen only). The share counts only requests whose answers are all in:
+429s often come back at once and images seconds later, so the answers in first after
+a decrease are mostly 429s whatever the API's limit, and would look like one biting.
+When a decrease did not slow the batch down enough to tell (by 5 % or more: a cut to
+95 % of the goodput can be that small), the next one cuts to 70 % of the rate
+requests were sent at, so that it does. Every judgement needs evidence: 20 answers
+to requests sent since the last decrease (or 8, when those already tell the two
+shares apart at odds of 1,000 to one), and half a second since it. The first
+decrease needs only the 20 answers: it compares nothing, and a batch that meets a
+limit should slow down at once, not send unthrottled for its first half second.
 
 The clock is injectable, so all of this is tested on a simulated clock.
 """
@@ -373,8 +373,10 @@ class LoadJudge:
         previous = self.previous_share
         if previous is None or previous < self.SHARE_FLOOR or self.decreases < 2:
             return None
-        # A rate limit lets through what it let through before: (1 - p) * S of S.
-        if_limited = max(0.0, 1.0 - (1.0 - previous) * self.sending_before / max(sending, 1e-9))
+        # A rate limit lets through what it let through before: (1 - p) * S of S; and
+        # while the rate grows past it again, it refuses a few (the probing share).
+        let_through = (1.0 - previous) * self.sending_before
+        if_limited = max(self.SHARE_FLOOR, 1.0 - let_through / max(sending, 1e-9))
         return previous, if_limited
 
     def _odds(self, share: float, answers: int, sending: float) -> float | None:
