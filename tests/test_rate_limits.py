@@ -136,6 +136,26 @@ async def test_a_batch_under_a_tight_rate_limit_loses_no_item(server: FakeServer
     assert summary.requests_sent == len(server.generation_requests)
 
 
+async def test_a_batch_told_its_limit_meets_no_429_where_its_first_wave_would(
+    server: FakeServer,
+) -> None:
+    server.rate_limit(per_second=50, burst=5)
+    async with nb.AsyncClient(
+        api_key=server.api_key, base_url=server.url, retry=patient(max_retries=1)
+    ) as client:
+        unpaced = await client.batch([f"kite {i}" for i in range(30)], concurrency=32).run()
+        server.rate_limit(per_second=50, burst=5)  # its bucket full again
+        paced = client.batch(
+            [f"boat {i}" for i in range(30)], concurrency=32, requests_per_minute=45 * 60
+        )
+        await paced.run()
+
+    assert unpaced.ok == 30
+    assert unpaced.throttled >= 20  # its first wave of 30 met a burst of 5
+    assert paced.summary.ok == 30
+    assert paced.summary.throttled == 0
+
+
 async def test_a_batch_item_waits_out_a_retry_after_above_max_retry_after(
     server: FakeServer,
 ) -> None:
