@@ -513,3 +513,31 @@ def test_a_few_429s_after_cutting_below_a_limit_are_not_taken_for_a_background_s
     judge = judged_twice(clock, 0.14, sending=25.0)
     assert answer(judge, clock, 8, refused=3) == "ignore"
     assert not judge.independent
+
+
+def test_a_background_share_of_most_answers_can_still_be_left_for_a_limit() -> None:
+    clock = Clock()
+    judge = found_independent(clock, 0.7)
+    # 1.5 times 70 % is out of reach: 97 % is well above it all the same.
+    assert answer(judge, clock, 100, refused=97) == "decrease"
+    assert not judge.independent
+
+
+@untimed
+@given(
+    limit=st.sampled_from([10.0, 40.0]),
+    concurrency=st.integers(64, 160),
+    jitter=st.floats(0.0, 0.2),
+)
+# Most of the first waves refused: the shares of the first epochs say little of the
+# limit, and it can be taken for a background share; it must not stay taken for one.
+@example(limit=10.0, concurrency=128, jitter=0.0)
+def test_far_more_requests_than_a_limit_lets_through_do_not_leave_it_ignored(
+    limit: float, concurrency: int, jitter: float
+) -> None:
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    api = Api(clock, random.Random(0), limit=limit)
+    late = run(throttle, api, clock, 30.0, 0.5 * (1.0 + jitter))
+
+    assert late["refused"] <= 0.15 * late["sent"]

@@ -36,18 +36,19 @@ second a share can lie between the two), the 429s are not about the batch: the
 limits go back to where they were before the run of decreases, the batch stops
 lowering them, and retries absorb the 429s (which cost no retries: see
 :mod:`nanobanana._retry`). It lowers them again only if the share, over 100 answers
-at least, climbs well above that baseline (1.5 times it, plus 5 points, and beyond
-chance: the baseline counts the answers before and since the last decrease, which
-may be a few dozen only). The share counts only requests whose answers are all in:
-429s often come back at once and images seconds later, so the answers in first after
-a decrease are mostly 429s whatever the API's limit, and would look like one biting.
-When a decrease did not slow the batch down enough to tell (by 5 % or more: a cut to
-95 % of the goodput can be that small), the next one cuts to 70 % of the rate
-requests were sent at, so that it does. Every judgement needs evidence: 20 answers
-to requests sent since the last decrease (or 8, when those already tell the two
-shares apart at odds of 1,000 to one), and half a second since it. The first
-decrease needs only the 20 answers: it compares nothing, and a batch that meets a
-limit should slow down at once, not send unthrottled for its first half second.
+at least, climbs well above that baseline (1.5 times it, plus 5 points, or halfway
+to 100 % if that is lower, and beyond chance: the baseline counts the answers before
+and since the last decrease, which may be a few dozen only). The share counts only
+requests whose answers are all in: 429s often come back at once and images seconds
+later, so the answers in first after a decrease are mostly 429s whatever the API's
+limit, and would look like one biting. When a decrease did not slow the batch down
+enough to tell (by 5 % or more: a cut to 95 % of the goodput can be that small), the
+next one cuts to 70 % of the rate requests were sent at, so that it does. Every
+judgement needs evidence: 20 answers to requests sent since the last decrease (or 8,
+when those already tell the two shares apart at odds of 1,000 to one), and half a
+second since it. The first decrease needs only the 20 answers: it compares nothing,
+and a batch that meets a limit should slow down at once, not send unthrottled for
+its first half second.
 
 The clock is injectable, so all of this is tested on a simulated clock.
 """
@@ -347,10 +348,13 @@ class LoadJudge:
 
     def _above_background(self, share: float, answers: int) -> bool:
         """Whether a share of 429s among ``answers`` is well above the background
-        share (1.5 times it, plus 5 points), and not by chance: two and a half
-        standard errors of the difference, since the baseline may have been
-        counted over a few dozen answers only."""
-        if share <= 1.5 * self.baseline + 0.05:
+        share (1.5 times it, plus 5 points, or halfway from it to every answer a 429,
+        whichever is lower: above a background of 63 %, 1.5 times it would be out of
+        reach), and not by chance: two and a half standard errors of the
+        difference, since the baseline may have been counted over a few dozen
+        answers only."""
+        margin = min(0.5 * self.baseline + 0.05, 0.5 * (1.0 - self.baseline))
+        if share <= self.baseline + margin:
             return False
         counted = answers + self.baseline_answers
         pooled = (share * answers + self.baseline * self.baseline_answers) / counted
