@@ -389,10 +389,15 @@ class LoadJudge:
         above 0, load-independent), or ``None`` when there is nothing to compare or
         the batch did not slow down enough to tell."""
         hypotheses = self._hypotheses(sending)
-        if hypotheses is None or sending > 0.95 * self.sending_before:
+        if hypotheses is None or not self._slowed_down(sending):
             return None
         independent, limited = hypotheses
         return likelihood(share, answers, independent) - likelihood(share, answers, limited)
+
+    def _slowed_down(self, sending: float) -> bool:
+        """Whether the batch sends measurably (5 %) slower than before the last
+        decrease: enough for the share of 429s to tell a limit from the background."""
+        return sending <= 0.95 * self.sending_before
 
     def _decisive(self, share: float, answers: int, sending: float) -> bool:
         """Whether a few answers (:attr:`MIN_ANSWERS` at least) already tell the two
@@ -408,9 +413,8 @@ class LoadJudge:
         """Whether the share of 429s since the last decrease is likelier under the share
         before it (load-independent) than under what a rate limit would give at the
         lower rate."""
-        self.unclear = (
-            self._hypotheses(sending) is not None and sending > 0.95 * self.sending_before
-        )  # the batch did not slow down: no telling (the next cut is clear)
+        # The batch did not slow down: no telling (the next cut is clear).
+        self.unclear = self._hypotheses(sending) is not None and not self._slowed_down(sending)
         odds = self._odds(share, answers, sending)
         return odds is not None and odds > 0
 

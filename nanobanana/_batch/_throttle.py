@@ -58,6 +58,16 @@ __all__ = ["AIMDLimit", "Broadcast", "RetryBudget", "Throttle", "TokenBucket"]
 Clock = Callable[[], float]
 
 
+def smoothed(average: float | None, sample: float) -> float:
+    """An exponentially weighted moving average: ``sample`` weighs a tenth.
+
+    Example:
+        >>> smoothed(None, 2.0), smoothed(1.0, 2.0)
+        (2.0, 1.1)
+    """
+    return sample if average is None else 0.9 * average + 0.1 * sample
+
+
 class AIMDLimit:
     """The number of requests allowed in flight, adapted to 429 answers.
 
@@ -367,8 +377,7 @@ class Throttle:
         slowing, and one more slot a round trip is slow to give back when answers
         take seconds."""
         now = self._clock()
-        took = now - started
-        self.round_trip = took if self.round_trip is None else 0.9 * self.round_trip + 0.1 * took
+        self.round_trip = smoothed(self.round_trip, now - started)
         self.limit.on_success()
         self.send_rate.on_answer(ok=True, started=started)
         rate = self.send_rate.rate
@@ -388,9 +397,7 @@ class Throttle:
     def _on_429(self, started: float) -> None:
         """Slow down, or put the limits back, as the judge of the 429s says."""
         now = self._clock()
-        took = now - started
-        trip = self.refusal_trip
-        self.refusal_trip = took if trip is None else 0.9 * trip + 0.1 * took
+        self.refusal_trip = smoothed(self.refusal_trip, now - started)
         verdict = self.judge.verdict(
             started=started, evidence=20, settled_before=self._settled_before(now)
         )
