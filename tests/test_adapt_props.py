@@ -53,9 +53,11 @@ def run(
     latency: float,
     *,
     refused_in: float | None = None,
+    tick: float = TICK,
 ) -> dict:
-    """Send as much as the throttle allows for ``seconds``; count the last half. A 429
-    comes after ``refused_in`` seconds (``latency`` unless given)."""
+    """Send as much as the throttle allows for ``seconds``, looking every ``tick``;
+    count the last half. A 429 comes after ``refused_in`` seconds (``latency`` unless
+    given)."""
     pending: list[tuple[float, float, bool]] = []  # (answer at, sent at, refused)
     late = {"sent": 0, "refused": 0, "in_flight": 0.0, "ticks": 0}
     while clock.now < seconds:
@@ -73,7 +75,7 @@ def run(
         if clock.now >= seconds / 2:
             late["in_flight"] += throttle.in_flight
             late["ticks"] += 1
-        clock.now = round(clock.now + TICK, 6)
+        clock.now = round(clock.now + tick, 6)
     return late
 
 
@@ -208,6 +210,28 @@ def test_after_its_opening_429s_a_batch_of_slow_answers_gets_its_concurrency_bac
 
 @untimed
 @given(
+    limit=st.sampled_from([40.0, 100.0, 200.0]),
+    latency=st.sampled_from([0.002, 0.005]),
+    concurrency=st.integers(16, 64),
+)
+def test_a_batch_of_fast_answers_finds_a_fast_limit_within_seconds(
+    limit: float, latency: float, concurrency: int
+) -> None:
+    # Answers in a few milliseconds, 429s in one: the first guess at the rate is
+    # often below the limit, and the first requests sent at it can still find the
+    # limit spent by those sent before. Those 429s must not end the fast growth
+    # back to the limit, which would leave the batch well below it for tens of
+    # seconds.
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    api = Api(clock, random.Random(0), limit=limit)
+    late = run(throttle, api, clock, 6.0, latency, refused_in=0.001, tick=0.001)
+
+    assert late["sent"] - late["refused"] >= 0.9 * limit * 3.0
+
+
+@untimed
+@given(
     sent=st.integers(80, 400),
     before=st.integers(0, 30),
     after=st.integers(1, 30),
@@ -224,16 +248,19 @@ def test_a_guessed_rate_grows_fast_until_a_429_to_a_request_sent_after_the_guess
     rate.decrease()  # no goodput known yet: a guess, half the rate sent at
     guess = rate.rate
     assert guess is not None
-    clock.now = 0.2
+    clock.now = 0.3
     for _ in range(before):  # 429s to the cohort sent before the guess: no news
         rate.on_answer(ok=False, started=0.0)
+    # Nor a 429 to a request sent just after it: the limit may still be spent by the
+    # requests sent before.
+    rate.on_answer(ok=False, started=0.15)
     for _ in range(after):
-        rate.on_answer(ok=True, started=0.15)
+        rate.on_answer(ok=True, started=0.25)
     assert rate.rate == pytest.approx(guess + 0.5 * after)
 
-    rate.on_answer(ok=False, started=0.15)  # sent at the guessed rate, and refused
+    rate.on_answer(ok=False, started=0.25)  # sent at the guessed rate, and refused
     for _ in range(later):
-        rate.on_answer(ok=True, started=0.15)
+        rate.on_answer(ok=True, started=0.25)
     assert rate.rate == pytest.approx(guess + 0.5 * after + 0.04 * later)
 
 

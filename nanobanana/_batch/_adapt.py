@@ -17,6 +17,8 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
   429s), the first decrease sets the rate to half the rate requests were sent at:
   a guess, so until the next 429 (or twice the guess) each success adds 0.5 to it
   (the rate grows by half of itself a second) to find the limit again from below.
+  A 429 to a request sent in the first 0.1 s after the guess does not end that: the
+  requests sent before it may still have the limit spent.
   The first decrease halves the concurrency too; once a rate is learned, it does
   the slowing, and the concurrency grows back (see :class:`._throttle.Throttle`).
 * Each success adds 0.04 to the rate: about 4 % a second (additive increase), so the
@@ -85,6 +87,8 @@ class SendRate:
         9.5
     """
 
+    AFTERMATH = 0.1  # seconds after a decrease when a 429 may be the old rate's
+
     def __init__(
         self,
         *,
@@ -137,10 +141,11 @@ class SendRate:
 
     def on_answer(self, *, ok: bool, started: float) -> None:
         """Learn the answer to a request sent at ``started``: a success raises the rate
-        by ``growth`` (by ``probe`` while probing); a 429 to a request sent after the
-        last decrease ends the probing."""
+        by ``growth`` (by ``probe`` while probing); a 429 to a request sent
+        :attr:`AFTERMATH` or more after the last decrease ends the probing (one sent
+        sooner may have met a limit still spent by the requests sent before)."""
         if not ok:
-            self.probing = self.probing and started <= self._decreased_at
+            self.probing = self.probing and started < self._decreased_at + self.AFTERMATH
             return
         now = self._clock()
         self._successes.append(now)
