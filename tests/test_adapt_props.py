@@ -333,6 +333,41 @@ def test_after_the_first_decrease_the_rate_goes_to_what_the_limit_let_through_si
     assert rate.rate == pytest.approx(0.95 * limit, rel=0.02)
 
 
+@untimed
+@given(
+    limit=st.integers(20, 100),
+    excess=st.integers(20, 200),
+    trip=st.sampled_from([0.2, 0.3, 0.5]),
+)
+def test_requests_still_on_their_way_at_a_decrease_do_not_count_against_the_limit(
+    limit: int, excess: int, trip: float
+) -> None:
+    clock = Clock()
+    judge = LoadJudge(clock=clock)
+    for _ in range(limit + excess):  # the opening cohort
+        judge.on_send()
+    for _ in range(excess):
+        judge.on_answer(started=0.0, throttled=True)
+    clock.now = 0.01
+    # A 429 takes `trip` seconds to come back: part of the opening cohort is still
+    # on its way, and spends what the limit lets through for that long.
+    assert judge.verdict(started=0.0, evidence=20, refusal_trip=trip) == "decrease"
+    sent, tokens = limit + excess, 0.0
+    for n in range(sent):  # a second over the limit
+        clock.now = 0.01 + (n + 1) / sent
+        judge.on_send()
+        if clock.now > 0.01 + trip:
+            tokens += limit / sent
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            judge.on_answer(started=clock.now, throttled=True)
+    assert judge.verdict(started=clock.now, evidence=20, refusal_trip=trip) == "decrease"
+
+    # What the limit let through is counted once those requests have reached it.
+    assert judge.let_through == pytest.approx(limit, rel=0.1)
+
+
 def test_once_a_rate_is_learned_a_429_asking_to_wait_holds_back_its_own_item_only() -> None:
     clock = Clock()
     throttle = Throttle(64, clock=clock)

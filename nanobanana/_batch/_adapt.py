@@ -12,7 +12,8 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
   30 %. From the second decrease on, the goodput is at most what the API let
   through since the decrease before (requests sent and not refused, a second): the
   429s that caused that one had spent a limit's burst, and this count does not wait
-  for slow answers.
+  for slow answers. It starts a 429's round trip after that decrease: until then,
+  requests sent before it may still be reaching the API and spending its limit.
 * Until 10 successes over half a second tell the goodput (slow answers, fast
   429s), the first decrease sets the rate to half the rate requests were sent at:
   a guess, so until the next 429 (or twice the guess) each success adds 0.5 to it
@@ -268,6 +269,11 @@ class LoadJudge:
         #: What the API let through before the last decrease (requests a second), when
         #: known: not before the second decrease (the first epoch has a limit's burst).
         self.let_through: float | None = None
+        #: Seconds at the start of an epoch left out of what the API let through: the
+        #: requests sent before the decrease may still be reaching it then.
+        self._skip = self._next_skip = 0.0
+        self._early_sends = 0
+        self._early_refused = 0
 
     @property
     def share(self) -> float:
@@ -288,6 +294,8 @@ class LoadJudge:
             self.answers += 1
             self.throttled += throttled
             self._recent.append((started, throttled))
+            if self._began is not None and started < self._began + self._skip:
+                self._early_refused += throttled
 
     def on_send(self) -> None:
         """Count a request going out now."""
@@ -295,6 +303,8 @@ class LoadJudge:
         if self._began is None:
             self._began = now
         self.sends += 1
+        if now < self._began + self._skip:
+            self._early_sends += 1
 
     def sending(self) -> float:
         """Requests a second sent since the last decrease."""
@@ -303,7 +313,12 @@ class LoadJudge:
         return self.sends / max(self._clock() - self._began, 1e-3)
 
     def verdict(
-        self, *, started: float, evidence: int, settled_before: float | None = None
+        self,
+        *,
+        started: float,
+        evidence: int,
+        settled_before: float | None = None,
+        refusal_trip: float | None = None,
     ) -> Verdict:
         """What a 429 to a request sent at ``started`` calls for.
 
@@ -315,7 +330,12 @@ class LoadJudge:
                 their answers count: when 429s come back at once and images seconds
                 later, the first answers after a decrease are mostly 429s, whatever
                 the API's limit.
+            refusal_trip: Seconds a 429 takes to come back, when known: for that long
+                after a decision (at most a second), requests sent before it may still
+                be reaching the API and spending its limit, so what it lets through
+                is counted from then on.
         """
+        self._next_skip = min(refusal_trip or 0.0, 1.0)
         began = self._began if self._began is not None else self._clock()
         too_soon = self.decreases > 0 and self._clock() - began < self.MIN_EPOCH
         if self.decreases == 0:
@@ -434,14 +454,23 @@ class LoadJudge:
 
     def _let_through(self) -> float | None:
         """Requests a second sent since the last decrease and not refused (yet): what a
-        rate limit lets through, once its burst was spent by the 429s that caused it."""
-        if self._began is None or self._clock() - self._began < self.MIN_EPOCH:
+        rate limit lets through, once its burst was spent by the 429s that caused it.
+        The first moments of the epoch are left out (see ``refusal_trip`` in
+        :meth:`verdict`), unless that leaves less than half of :attr:`MIN_EPOCH`."""
+        now = self._clock()
+        if self._began is None or now - self._began < self.MIN_EPOCH:
             return None
-        return (self.sends - self.throttled) / (self._clock() - self._began)
+        since = self._began + self._skip
+        if now - since < 0.5 * self.MIN_EPOCH:
+            return (self.sends - self.throttled) / (now - self._began)
+        sent = self.sends - self._early_sends
+        return (sent - (self.throttled - self._early_refused)) / (now - since)
 
     def _new_epoch(self) -> None:
         self.epoch_start = self._began = self._clock()
         self.answers = 0
         self.throttled = 0
         self.sends = 0
+        self._skip = self._next_skip
+        self._early_sends = self._early_refused = 0
         self._recent.clear()

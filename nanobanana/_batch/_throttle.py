@@ -399,7 +399,10 @@ class Throttle:
         now = self._clock()
         self.refusal_trip = smoothed(self.refusal_trip, now - started)
         verdict = self.judge.verdict(
-            started=started, evidence=20, settled_before=self._settled_before(now)
+            started=started,
+            evidence=20,
+            settled_before=self._settled_before(now),
+            refusal_trip=self.refusal_trip,
         )
         if verdict == "decrease":
             if now - self._last_decrease > 10.0:  # the levels before this run of decreases
