@@ -236,31 +236,33 @@ def test_a_batch_of_fast_answers_finds_a_fast_limit_within_seconds(
     before=st.integers(0, 30),
     after=st.integers(1, 30),
     later=st.integers(0, 30),
+    trip=st.sampled_from([None, 0.05, 0.3]),
 )
 def test_a_guessed_rate_grows_fast_until_a_429_to_a_request_sent_after_the_guess(
-    sent: int, before: int, after: int, later: int
+    sent: int, before: int, after: int, later: int, trip: float | None
 ) -> None:
     clock = Clock()
     rate = SendRate(clock=clock)
     for _ in range(sent):
         rate.take()
     clock.now = 0.1
-    rate.decrease()  # no goodput known yet: a guess, half the rate sent at
+    rate.decrease(refusal_trip=trip)  # no goodput known yet: a guess, half the rate sent at
     guess = rate.rate
     assert guess is not None
-    clock.now = 0.3
+    settled = 0.1 + max(0.1, trip or 0.0)  # a 429's round trip after it, 0.1 s at least
+    clock.now = settled + 0.2
     for _ in range(before):  # 429s to the cohort sent before the guess: no news
         rate.on_answer(ok=False, started=0.0)
     # Nor a 429 to a request sent just after it: the limit may still be spent by the
     # requests sent before.
-    rate.on_answer(ok=False, started=0.15)
+    rate.on_answer(ok=False, started=settled - 0.01)
     for _ in range(after):
-        rate.on_answer(ok=True, started=0.25)
+        rate.on_answer(ok=True, started=settled + 0.1)
     assert rate.rate == pytest.approx(guess + 0.5 * after)
 
-    rate.on_answer(ok=False, started=0.25)  # sent at the guessed rate, and refused
+    rate.on_answer(ok=False, started=settled + 0.1)  # sent at the guessed rate, and refused
     for _ in range(later):
-        rate.on_answer(ok=True, started=0.25)
+        rate.on_answer(ok=True, started=settled + 0.1)
     assert rate.rate == pytest.approx(guess + 0.5 * after + 0.04 * later)
 
 

@@ -18,8 +18,8 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
   429s), the first decrease sets the rate to half the rate requests were sent at:
   a guess, so until the next 429 (or twice the guess) each success adds 0.5 to it
   (the rate grows by half of itself a second) to find the limit again from below.
-  A 429 to a request sent in the first 0.1 s after the guess does not end that: the
-  requests sent before it may still have the limit spent.
+  A 429 to a request sent within a 429's round trip of the guess (0.1 s at least)
+  does not end that: the requests sent before it may still have the limit spent.
   The first decrease halves the concurrency too; once a rate is learned, it does
   the slowing, and the concurrency grows back (see :class:`._throttle.Throttle`).
 * Each success adds 0.04 to the rate: about 4 % a second (additive increase), so the
@@ -88,7 +88,7 @@ class SendRate:
         9.5
     """
 
-    AFTERMATH = 0.1  # seconds after a decrease when a 429 may be the old rate's
+    AFTERMATH = 0.1  # seconds after a decrease when a 429 may be the old rate's, at least
 
     def __init__(
         self,
@@ -104,7 +104,7 @@ class SendRate:
         self.growth = growth
         self.probe = probe
         self.probing = False  # the rate is a guess: grow it faster until a 429
-        self._decreased_at = -math.inf
+        self._aftermath_until = -math.inf  # a 429 to a request sent before: the old rate's
         self._probe_to = math.inf
         self.min_rate = min_rate
         self.rate: float | None = None
@@ -142,11 +142,11 @@ class SendRate:
 
     def on_answer(self, *, ok: bool, started: float) -> None:
         """Learn the answer to a request sent at ``started``: a success raises the rate
-        by ``growth`` (by ``probe`` while probing); a 429 to a request sent
-        :attr:`AFTERMATH` or more after the last decrease ends the probing (one sent
-        sooner may have met a limit still spent by the requests sent before)."""
+        by ``growth`` (by ``probe`` while probing); a 429 ends the probing, unless
+        the request was sent so soon after the last decrease that it may have met a
+        limit still spent by the requests sent before (see :meth:`decrease`)."""
         if not ok:
-            self.probing = self.probing and started < self._decreased_at + self.AFTERMATH
+            self.probing = self.probing and started < self._aftermath_until
             return
         now = self._clock()
         self._successes.append(now)
@@ -155,7 +155,13 @@ class SendRate:
             self.rate += self.probe if self.probing else self.growth
             self.probing = self.probing and self.rate < self._probe_to
 
-    def decrease(self, *, clearly: bool = False, let_through: float | None = None) -> None:
+    def decrease(
+        self,
+        *,
+        clearly: bool = False,
+        let_through: float | None = None,
+        refusal_trip: float | None = None,
+    ) -> None:
         """Slow down to 95 % of the goodput, or by 30 % when that is no slower; while
         the goodput is not known yet, to half the rate requests were sent at.
 
@@ -164,6 +170,10 @@ class SendRate:
             let_through: Requests a second the API let through lately (sent and not
                 refused), when known: the goodput is the lower of the two. Unlike the
                 successes, it does not wait for slow answers.
+            refusal_trip: Seconds a 429 takes to come back, when known. For that long
+                after the decrease (:attr:`AFTERMATH` at least), requests sent before
+                it may still be reaching the API and spending its limit: a 429 to a
+                request sent then does not end the probing.
         """
         known = [x for x in (self.goodput(), let_through) if x is not None]
         goodput = min(known) if known else None
@@ -179,7 +189,7 @@ class SendRate:
             new = min(new, 0.7 * self.sending())
         self.set_rate(max(self.min_rate, new))
         self.decreases += 1
-        self._decreased_at = self._clock()
+        self._aftermath_until = self._clock() + max(self.AFTERMATH, refusal_trip or 0.0)
 
     def set_rate(self, rate: float | None) -> None:
         """Change the rate, keeping the tokens earned at the old one."""

@@ -410,7 +410,11 @@ class Throttle:
             self._last_decrease = now
             if self.send_rate.rate is None:  # once a rate is learned, it does the slowing
                 self.limit.on_throttled(started)
-            self.send_rate.decrease(clearly=self.judge.unclear, let_through=self.judge.let_through)
+            self.send_rate.decrease(
+                clearly=self.judge.unclear,
+                let_through=self.judge.let_through,
+                refusal_trip=self.refusal_trip,
+            )
         elif verdict == "restore":
             limit, rate = self._saved
             self.limit.limit = max(self.limit.limit, limit)
