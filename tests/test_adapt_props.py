@@ -427,6 +427,31 @@ def test_the_429_that_teaches_the_batch_a_rate_does_not_also_pause_everyone() ->
     assert throttle.paused_until < clock.now  # its rate does the slowing, not a pause
 
 
+def test_a_429_after_everyone_waited_out_a_retry_after_slows_the_batch_at_once() -> None:
+    clock = Clock()
+    throttle = Throttle(64, clock=clock)
+    sent = [throttle._try_acquire() for _ in range(10)]
+    assert None not in sent
+    clock.now = 0.01
+    for started in sent[:6]:  # too few answers to judge yet: everyone waits 0.1 s
+        throttle.release(started, nb.RateLimitError("busy", status=429, retry_after=0.1))
+    assert throttle.send_rate.rate is None
+    assert throttle.paused_until == pytest.approx(0.11)
+
+    clock.now = 0.12
+    again = throttle._try_acquire()  # the wait is over
+    assert again is not None
+    clock.now = 0.13
+    throttle.release(sent[6], nb.RateLimitError("busy", status=429, retry_after=0.1))
+    assert throttle.send_rate.rate is None  # sent before the wait: no news
+    throttle.release(again, nb.RateLimitError("busy", status=429, retry_after=0.1))
+
+    # Waiting alone did not help: a limit is biting, and the batch slows down now,
+    # without waiting for more answers.
+    assert throttle.send_rate.rate is not None
+    assert throttle.limit.allowed == 32
+
+
 def test_once_a_rate_is_learned_an_item_waiting_out_a_429_gives_its_turn_back() -> None:
     for adaptive in (True, False):
         clock = Clock()

@@ -28,7 +28,9 @@ the whole batch slows down, not just the request that got it:
   every worker until it has passed. Once a rate is learned (the 429 that makes the
   batch learn one included), a 429's holds back its own item only: the learned rate
   does the slowing, and a large share of 429s each pausing everyone would keep the
-  batch paused (with ``adaptive=False``, every 429's pauses everyone).
+  batch paused (with ``adaptive=False``, every 429's pauses everyone). Before that,
+  a 429 to a request sent after everyone waited one out slows the batch down at
+  once, without waiting for more answers: waiting alone did not help.
 * **Requests per minute.** An optional token bucket, refilled continuously: a hard
   ceiling, whatever is learned.
 * **Outages** (:mod:`._outage`). When the API is down the batch pauses and probes.
@@ -261,6 +263,7 @@ class Throttle:
         self.sent = 0
         self.throttled = 0
         self.paused_until = -math.inf
+        self._resumed: float | None = None  # the first send after a pause was waited out
         self.limit = AIMDLimit(concurrency, clock=clock)
         self.send_rate = SendRate(clock=clock)
         self.judge = LoadJudge(clock=clock)
@@ -295,6 +298,8 @@ class Throttle:
                 return None
         elif self.in_flight >= self.limit.allowed:
             return None
+        if self._resumed is None and self.paused_until > -math.inf:
+            self._resumed = now
         if self.bucket is not None:
             self.bucket.take()
         self.send_rate.take()
@@ -398,9 +403,13 @@ class Throttle:
         """Slow down, or put the limits back, as the judge of the 429s says."""
         now = self._clock()
         self.refusal_trip = smoothed(self.refusal_trip, now - started)
+        # Before the first decision, a 429 to a request sent after everyone waited out
+        # a Retry-After says waiting alone does not help: a limit is biting.
+        resumed = self._resumed
+        waited = self.judge.decreases == 0 and resumed is not None and started >= resumed
         verdict = self.judge.verdict(
             started=started,
-            evidence=20,
+            evidence=1 if waited else 20,
             settled_before=self._settled_before(now),
             refusal_trip=self.refusal_trip,
         )
