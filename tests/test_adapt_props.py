@@ -88,14 +88,16 @@ any_binding_limit = given(
 
 
 def against_a_limit(
-    limit: float, latency: float, concurrency: int, seconds: float
+    limit: float, latency: float, concurrency: int, seconds: float, **answers: float
 ) -> tuple[Throttle, dict]:
     """A batch sending for ``seconds`` against a rate limit that binds (the
-    concurrency is raised to 1.5 times what the limit needs, if lower)."""
+    concurrency is raised to 1.5 times what the limit needs, if lower); ``answers``
+    go to :func:`run` (``refused_in``, ``tick``)."""
     concurrency = max(concurrency, int(1.5 * limit * latency) + 1)
     clock = Clock()
     throttle = Throttle(concurrency, clock=clock)
-    late = run(throttle, Api(clock, random.Random(0), limit=limit), clock, seconds, latency)
+    api = Api(clock, random.Random(0), limit=limit)
+    late = run(throttle, api, clock, seconds, latency, **answers)
     return throttle, late
 
 
@@ -222,10 +224,7 @@ def test_a_batch_of_fast_answers_finds_a_fast_limit_within_seconds(
     # limit spent by those sent before. Those 429s must not end the fast growth
     # back to the limit, which would leave the batch well below it for tens of
     # seconds.
-    clock = Clock()
-    throttle = Throttle(concurrency, clock=clock)
-    api = Api(clock, random.Random(0), limit=limit)
-    late = run(throttle, api, clock, 6.0, latency, refused_in=0.001, tick=0.001)
+    _, late = against_a_limit(limit, latency, concurrency, 6.0, refused_in=0.001, tick=0.001)
 
     assert late["sent"] - late["refused"] >= 0.9 * limit * 3.0
 
@@ -624,9 +623,6 @@ def test_a_background_share_of_most_answers_can_still_be_left_for_a_limit() -> N
 def test_far_more_requests_than_a_limit_lets_through_do_not_leave_it_ignored(
     limit: float, concurrency: int, jitter: float
 ) -> None:
-    clock = Clock()
-    throttle = Throttle(concurrency, clock=clock)
-    api = Api(clock, random.Random(0), limit=limit)
-    late = run(throttle, api, clock, 30.0, 0.5 * (1.0 + jitter))
+    _, late = against_a_limit(limit, 0.5 * (1.0 + jitter), concurrency, 30.0)
 
     assert late["refused"] <= 0.15 * late["sent"]

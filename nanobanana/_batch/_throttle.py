@@ -263,7 +263,7 @@ class Throttle:
         self.sent = 0
         self.throttled = 0
         self.paused_until = -math.inf
-        self._resumed: float | None = None  # the first send after a pause was waited out
+        self._first_pause_end: float | None = None  # of the first Retry-After everyone waited
         self.limit = AIMDLimit(concurrency, clock=clock)
         self.send_rate = SendRate(clock=clock)
         self.judge = LoadJudge(clock=clock)
@@ -298,8 +298,6 @@ class Throttle:
                 return None
         elif self.in_flight >= self.limit.allowed:
             return None
-        if self._resumed is None and self.paused_until > -math.inf:
-            self._resumed = now
         if self.bucket is not None:
             self.bucket.take()
         self.send_rate.take()
@@ -360,6 +358,8 @@ class Throttle:
             asked = error.retry_after
             if asked is not None and asked > 0 and self._pauses_everyone(error.status):
                 self.paused_until = max(self.paused_until, self._clock() + asked)
+                if self._first_pause_end is None:
+                    self._first_pause_end = self.paused_until
         self._changed.notify()
 
     def _pauses_everyone(self, status: int) -> bool:
@@ -405,8 +405,8 @@ class Throttle:
         self.refusal_trip = smoothed(self.refusal_trip, now - started)
         # Before the first decision, a 429 to a request sent after everyone waited out
         # a Retry-After says waiting alone does not help: a limit is biting.
-        resumed = self._resumed
-        waited = self.judge.decreases == 0 and resumed is not None and started >= resumed
+        waited_until = self._first_pause_end
+        waited = self.judge.decreases == 0 and waited_until is not None and started >= waited_until
         verdict = self.judge.verdict(
             started=started,
             evidence=1 if waited else 20,
