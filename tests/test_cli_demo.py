@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -65,3 +66,31 @@ def test_demo_honours_timeout_and_max_retries(tmp_path: Path) -> None:
     assert "Failed         12" in demo.stderr
     assert "Requests sent  12" in demo.stderr
     assert "Timeout" in demo.stderr
+
+
+def _varying_parts_masked(text: str) -> list[str]:
+    """The lines of the demo's output with what changes from run to run masked: the
+    fake API's port, the wall time, and where the demo folder is."""
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+    text = re.sub(r"Wall time      \S+ s", "Wall time      T s", text)
+    text = re.sub(r"images are in \S+/nanobanana-demo/", "images are in DIR/nanobanana-demo/", text)
+    return text.strip().splitlines()
+
+
+def test_the_readme_shows_what_the_demo_prints(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("not on a terminal it prints:\n\n```console\n", 1)[1].split("```", 1)[0]
+    command, _, printed = shown.partition("\n")
+    assert command == "$ nanobanana demo"
+
+    demo = subprocess.run(
+        [sys.executable, "-m", "nanobanana", "demo"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # both streams, in the order they were written
+        text=True,
+        timeout=60,
+    )
+
+    assert demo.returncode == 0, demo.stdout
+    assert _varying_parts_masked(demo.stdout) == _varying_parts_masked(printed)
