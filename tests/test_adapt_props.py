@@ -210,6 +210,45 @@ def test_after_its_opening_429s_a_batch_of_slow_answers_gets_its_concurrency_bac
     assert throttle.limit.allowed == concurrency
 
 
+class DroppingLimit(Api):
+    """A token bucket whose limit drops to ``later`` at ``drop_at`` seconds: another
+    client of the same key starts sending."""
+
+    def __init__(self, clock: Clock, *, limit: float, later: float, drop_at: float):
+        super().__init__(clock, random.Random(0), limit=limit)
+        self.later, self.drop_at = later, drop_at
+
+    def refuses(self) -> bool:
+        if self.clock.now >= self.drop_at and self.limit != self.later:
+            self.limit = self.later
+            self.tokens = min(self.tokens, max(1.0, self.later))
+        return super().refuses()
+
+
+@untimed
+@given(
+    limits=st.sampled_from([(40.0, 20.0), (40.0, 10.0), (200.0, 50.0)]),
+    latency=st.sampled_from([0.0, 0.02, 0.2, 2.0]),
+    concurrency=st.integers(16, 64),
+    refused_in=st.sampled_from([None, 0.005]),
+)
+def test_a_limit_that_drops_during_the_batch_is_followed_down(
+    limits: tuple[float, float], latency: float, concurrency: int, refused_in: float | None
+) -> None:
+    # The 429s after the drop come soon after a decrease, as load-independent ones
+    # would: they must still be taken for the limit they are.
+    before, after = limits
+    concurrency = max(concurrency, int(1.5 * before * latency) + 1)
+    clock = Clock()
+    throttle = Throttle(concurrency, clock=clock)
+    api = DroppingLimit(clock, limit=before, later=after, drop_at=15.0)
+    late = run(throttle, api, clock, 50.0, latency, refused_in=refused_in)
+
+    assert not throttle.judge.independent
+    assert late["sent"] - late["refused"] >= 0.8 * after * 25.0
+    assert late["refused"] <= 0.15 * late["sent"]
+
+
 @untimed
 @given(
     limit=st.sampled_from([40.0, 100.0, 200.0]),
