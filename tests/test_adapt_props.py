@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 import pytest
 from hypothesis import assume, example, given, settings, strategies as st
@@ -88,16 +89,23 @@ any_binding_limit = given(
 
 
 def against_a_limit(
-    limit: float, latency: float, concurrency: int, seconds: float, **answers: float
+    limit: float,
+    latency: float,
+    concurrency: int,
+    seconds: float,
+    *,
+    api: Callable[[Clock], Api] | None = None,
+    **answers: float | None,
 ) -> tuple[Throttle, dict]:
     """A batch sending for ``seconds`` against a rate limit that binds (the
-    concurrency is raised to 1.5 times what the limit needs, if lower); ``answers``
-    go to :func:`run` (``refused_in``, ``tick``)."""
+    concurrency is raised to 1.5 times what the limit needs, if lower): a token
+    bucket of ``limit`` a second, or what ``api`` makes; ``answers`` go to
+    :func:`run` (``refused_in``, ``tick``)."""
     concurrency = max(concurrency, int(1.5 * limit * latency) + 1)
     clock = Clock()
     throttle = Throttle(concurrency, clock=clock)
-    api = Api(clock, random.Random(0), limit=limit)
-    late = run(throttle, api, clock, seconds, latency, **answers)
+    bucket = api(clock) if api is not None else Api(clock, random.Random(0), limit=limit)
+    late = run(throttle, bucket, clock, seconds, latency, **answers)
     return throttle, late
 
 
@@ -238,11 +246,14 @@ def test_a_limit_that_drops_during_the_batch_is_followed_down(
     # The 429s after the drop come soon after a decrease, as load-independent ones
     # would: they must still be taken for the limit they are.
     before, after = limits
-    concurrency = max(concurrency, int(1.5 * before * latency) + 1)
-    clock = Clock()
-    throttle = Throttle(concurrency, clock=clock)
-    api = DroppingLimit(clock, limit=before, later=after, drop_at=15.0)
-    late = run(throttle, api, clock, 50.0, latency, refused_in=refused_in)
+    throttle, late = against_a_limit(
+        before,
+        latency,
+        concurrency,
+        50.0,
+        api=lambda clock: DroppingLimit(clock, limit=before, later=after, drop_at=15.0),
+        refused_in=refused_in,
+    )
 
     assert not throttle.judge.independent
     assert late["sent"] - late["refused"] >= 0.8 * after * 25.0
@@ -511,7 +522,7 @@ def found_independent(clock: Clock, baseline: float, counted: int = 100) -> Load
     judge = LoadJudge(clock=clock)
     judge.independent, judge.baseline, judge.decreases = True, baseline, 3
     judge.baseline_answers = counted
-    judge._new_epoch()
+    judge._new_epoch(skip=0.0)
     return judge
 
 
@@ -573,7 +584,7 @@ def judged_twice(clock: Clock, share: float, sending: float, answers: int = 20) 
     judge = LoadJudge(clock=clock)
     judge.decreases, judge.previous_share, judge.previous_answers = 2, share, answers
     judge.sending_before = sending
-    judge._new_epoch()
+    judge._new_epoch(skip=0.0)
     return judge
 
 

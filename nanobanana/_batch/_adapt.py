@@ -281,7 +281,7 @@ class LoadJudge:
         self.let_through: float | None = None
         #: Seconds at the start of an epoch left out of what the API let through: the
         #: requests sent before the decrease may still be reaching it then.
-        self._skip = self._next_skip = 0.0
+        self._skip = 0.0
         self._early_sends = 0
         self._early_refused = 0
 
@@ -345,7 +345,7 @@ class LoadJudge:
                 be reaching the API and spending its limit, so what it lets through
                 is counted from then on.
         """
-        self._next_skip = min(refusal_trip or 0.0, 1.0)
+        skip = min(refusal_trip or 0.0, 1.0)  # for the epoch a decision starts
         began = self._began if self._began is not None else self._clock()
         too_soon = self.decreases > 0 and self._clock() - began < self.MIN_EPOCH
         if self.decreases == 0:
@@ -359,19 +359,19 @@ class LoadJudge:
         if self.independent:
             if self._above_background(share, answers):
                 self.independent = False
-                return self._decrease(share, sending, answers)
+                return self._decrease(share, sending, answers, skip)
             if answers >= 400:  # follow the background share as it drifts
                 self.baseline, self.baseline_answers = share, answers
-                self._new_epoch()
+                self._new_epoch(skip)
             return "ignore"
         if self._not_about_us(share, sending, answers):
             self.independent = True
             self.baseline = self._background(share, answers)
             self.baseline_answers = self.previous_answers + answers
             self.previous_share = None
-            self._new_epoch()
+            self._new_epoch(skip)
             return "restore"
-        return self._decrease(share, sending, answers)
+        return self._decrease(share, sending, answers, skip)
 
     def _background(self, share: float, answers: int) -> float:
         """The background share of 429s, once they are found not to be about the
@@ -453,13 +453,13 @@ class LoadJudge:
         odds = self._odds(share, answers, sending)
         return odds is not None and odds > 0
 
-    def _decrease(self, share: float, sending: float, answers: int) -> Verdict:
+    def _decrease(self, share: float, sending: float, answers: int, skip: float) -> Verdict:
         self.let_through = self._let_through() if self.decreases else None
         self.decreases += 1
         self.previous_share = share
         self.previous_answers = answers
         self.sending_before = sending
-        self._new_epoch()
+        self._new_epoch(skip)
         return "decrease"
 
     def _let_through(self) -> float | None:
@@ -476,11 +476,11 @@ class LoadJudge:
         sent = self.sends - self._early_sends
         return (sent - (self.throttled - self._early_refused)) / (now - since)
 
-    def _new_epoch(self) -> None:
+    def _new_epoch(self, skip: float) -> None:
         self.epoch_start = self._began = self._clock()
         self.answers = 0
         self.throttled = 0
         self.sends = 0
-        self._skip = self._next_skip
+        self._skip = skip
         self._early_sends = self._early_refused = 0
         self._recent.clear()
