@@ -598,6 +598,18 @@ def test_a_clear_share_decides_on_fewer_answers_than_asked_for() -> None:
     assert judge.independent
 
 
+def test_a_small_share_that_slowing_down_left_as_it_was_is_not_taken_for_a_limit() -> None:
+    clock = Clock()
+    # A tenth of the answers were 429s at 16.7 a second; at 15 a second a limit that
+    # let 15 a second through refuses hardly any (a rate growing back past it meets
+    # a few: 2 %), while two in thirty is a tenth by chance.
+    judge = judged_twice(clock, 0.1, sending=16.7)
+    assert answer(judge, clock, 30, refused=2) == "restore"
+    # None in thirty is the limit, cut below.
+    judge = judged_twice(clock, 0.1, sending=16.7)
+    assert answer(judge, clock, 30, refused=0) == "decrease"
+
+
 def test_an_unclear_share_waits_for_the_evidence_asked_for() -> None:
     clock = Clock()
     # At 4 a second from 5, a limit would refuse 37.5 %: three 429s in eight answers
@@ -619,7 +631,7 @@ def test_a_verdict_on_fewer_answers_than_asked_for_is_beyond_doubt(
     if answers < 20 and verdict != "ignore":
         share = refused / answers
         limited = 1.0 - 0.5 * 5.0 / (answers / 2.0)  # the sending: answers over 2 s
-        floor = LoadJudge.SHARE_FLOOR
+        floor = LoadJudge.PROBING_SHARE
         odds = likelihood(share, answers, 0.5) - likelihood(share, answers, max(floor, limited))
         assert abs(odds) >= math.log(LoadJudge.DECISIVE_ODDS)
 

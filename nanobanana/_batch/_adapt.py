@@ -33,11 +33,12 @@ was not measured from the start, when a limit's burst lets more through than it 
 again, and the batch did slow down, from ``S`` to ``S'`` requests a second). A rate
 limit lets through what it let through before, ``(1 - p) * S``, so at ``S'`` it
 would refuse a share of ``1 - (1 - p) * S / S'`` (or, as the rate grows back past
-it, a few: 5 %); a load-independent share stays ``p``. If the new share is likelier
-under ``p`` than under the limit's figure (a binomial likelihood: with few answers a
-second a share can lie between the two), the 429s are not about the batch: the
-limits go back to where they were before the run of decreases, the batch stops
-lowering them, and retries absorb the 429s (which cost no retries: see
+it, a few: 2 %, about what a learned rate meets at a steady limit); a
+load-independent share stays ``p``. If the new share is likelier under ``p`` than
+under the limit's figure (a binomial likelihood: with few answers a second a share
+can lie between the two), the 429s are not about the batch: the limits go back to
+where they were before the run of decreases, the batch stops lowering them, and
+retries absorb the 429s (which cost no retries: see
 :mod:`nanobanana._retry`). It lowers them again only if the share, over 100 answers
 at least, climbs well above that baseline (1.5 times it, plus 5 points, or halfway
 to 100 % if that is lower, and beyond chance: the baseline counts the answers before
@@ -250,6 +251,9 @@ class LoadJudge:
     """
 
     SHARE_FLOOR = 0.05  # shares below this are a limit being probed, not judged
+    #: What a rate limit refuses at the least once the rate was cut below it: a few,
+    #: as the rate grows back past it (at a steady limit, 0.2-2 % of requests).
+    PROBING_SHARE = 0.02
     MIN_EPOCH = 0.5  # seconds between decisions, at the least
     MAX_EVIDENCE = 100  # answers needed to judge against the background share
     MIN_ANSWERS = 8  # answers needed at the least, however clear they are
@@ -415,7 +419,7 @@ class LoadJudge:
         # A rate limit lets through what it let through before: (1 - p) * S of S; and
         # while the rate grows past it again, it refuses a few (the probing share).
         let_through = (1.0 - previous) * self.sending_before
-        if_limited = max(self.SHARE_FLOOR, 1.0 - let_through / max(sending, 1e-9))
+        if_limited = max(self.PROBING_SHARE, 1.0 - let_through / max(sending, 1e-9))
         return previous, if_limited
 
     def _odds(self, share: float, answers: int, sending: float) -> float | None:
