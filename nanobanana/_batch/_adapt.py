@@ -46,8 +46,11 @@ and since the last decrease, which may be a few dozen only). The share counts on
 requests whose answers are all in: 429s often come back at once and images seconds
 later, so the answers in first after a decrease are mostly 429s whatever the API's
 limit, and would look like one biting. When a decrease did not slow the batch down
-enough to tell (by 5 % or more: a cut to 95 % of the goodput can be that small), the
-next one cuts to 70 % of the rate requests were sent at, so that it does. Every
+enough to tell (by 5 % or more: a cut to 95 % of the goodput can be that small; and,
+when the share before was above 45 %, far enough for 100 answers to tell the two
+shares apart at odds of 10 to one, since above 45 % "well above" the background is
+halfway to 100 %, which a limit at full speed need not reach), the next one cuts to
+70 % of the rate requests were sent at, so that it does. Every
 judgement needs evidence: 20 answers to requests sent since the last decrease (or 8,
 when those already tell the two shares apart at odds of 1,000 to one), and half a
 second since it. The first decrease needs only the 20 answers: it compares nothing,
@@ -235,6 +238,15 @@ def likelihood(share: float, answers: int, expected: float) -> float:
     return refused * math.log(expected) + (answers - refused) * math.log(1.0 - expected)
 
 
+def divergence(share: float, other: float) -> float:
+    """How much each answer tells a share of 429s ``share`` from ``other`` on average,
+    when ``share`` is the true one (the Kullback-Leibler divergence of the two
+    binomials, in log-likelihood per answer; both kept off 0 and 1 as in
+    :func:`likelihood`)."""
+    p, q = (min(0.99, max(0.01, x)) for x in (share, other))
+    return p * math.log(p / q) + (1.0 - p) * math.log((1.0 - p) / (1.0 - q))
+
+
 class LoadJudge:
     """Tells whether a 429 is about the batch's load (see the module's docstring).
 
@@ -258,6 +270,8 @@ class LoadJudge:
     MAX_EVIDENCE = 100  # answers needed to judge against the background share
     MIN_ANSWERS = 8  # answers needed at the least, however clear they are
     DECISIVE_ODDS = 1000  # odds at which fewer answers than asked for decide
+    TELLING_ODDS = 10  # odds the most evidence must reach, above HALFWAY, to compare
+    HALFWAY = 0.45  # above this background, "well above" it is halfway to 100 %
     KEPT = 1000  # answers remembered for the share: enough to follow a drift (400)
 
     def __init__(self, *, clock: Clock = time.monotonic) -> None:
@@ -428,15 +442,28 @@ class LoadJudge:
         above 0, load-independent), or ``None`` when there is nothing to compare or
         the batch did not slow down enough to tell."""
         hypotheses = self._hypotheses(sending)
-        if hypotheses is None or not self._slowed_down(sending):
+        if hypotheses is None or not self._can_tell(sending, hypotheses):
             return None
         independent, limited = hypotheses
         return likelihood(share, answers, independent) - likelihood(share, answers, limited)
 
-    def _slowed_down(self, sending: float) -> bool:
-        """Whether the batch sends measurably (5 %) slower than before the last
-        decrease: enough for the share of 429s to tell a limit from the background."""
-        return sending <= 0.95 * self.sending_before
+    def _can_tell(self, sending: float, hypotheses: tuple[float, float]) -> bool:
+        """Whether the last decrease slowed the batch down enough for the share of
+        429s to tell a limit from the background: it sends measurably (5 %) slower
+        than before; and, above a share of :attr:`HALFWAY`, the shares the two would
+        give now are far enough apart for :attr:`MAX_EVIDENCE` answers to tell them
+        at odds of :attr:`TELLING_ODDS` to one. There a wrong finding would be for
+        good: "well above" the background is then halfway to 100 %, which a limit at
+        full speed need not reach. A cut by a fifth under a limit that refused 70 %
+        leaves it refusing 62 %: no sample the batch waits for tells that from 70 %
+        staying as it was."""
+        if sending > 0.95 * self.sending_before:
+            return False
+        independent, limited = hypotheses
+        if independent <= self.HALFWAY:
+            return True  # a wrong finding shows: a limit at full speed is well above
+        apart = min(divergence(independent, limited), divergence(limited, independent))
+        return apart * self.MAX_EVIDENCE >= math.log(self.TELLING_ODDS)
 
     def _decisive(self, share: float, answers: int, sending: float) -> bool:
         """Whether a few answers (:attr:`MIN_ANSWERS` at least) already tell the two
@@ -452,8 +479,9 @@ class LoadJudge:
         """Whether the share of 429s since the last decrease is likelier under the share
         before it (load-independent) than under what a rate limit would give at the
         lower rate."""
-        # The batch did not slow down: no telling (the next cut is clear).
-        self.unclear = self._hypotheses(sending) is not None and not self._slowed_down(sending)
+        # The batch did not slow down enough to tell: the next cut is clear.
+        hypotheses = self._hypotheses(sending)
+        self.unclear = hypotheses is not None and not self._can_tell(sending, hypotheses)
         odds = self._odds(share, answers, sending)
         return odds is not None and odds > 0
 
