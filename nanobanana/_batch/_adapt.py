@@ -271,7 +271,7 @@ class LoadJudge:
     MIN_ANSWERS = 8  # answers needed at the least, however clear they are
     DECISIVE_ODDS = 1000  # odds at which fewer answers than asked for decide
     TELLING_ODDS = 10  # odds the most evidence must reach, above HALFWAY, to compare
-    HALFWAY = 0.45  # above this background, "well above" it is halfway to 100 %
+    HALFWAY = 0.45  # above this background, "well above" it is halfway to 100 % (_margin)
     KEPT = 1000  # answers remembered for the share: enough to follow a drift (400)
 
     def __init__(self, *, clock: Clock = time.monotonic) -> None:
@@ -399,6 +399,14 @@ class LoadJudge:
         before = self.previous_answers * (self.previous_share or 0.0)
         return (before + share * answers) / max(1, self.previous_answers + answers)
 
+    def _margin(self, background: float) -> float:
+        """How far above a background share "well above" it starts: half of it plus 5
+        points, or, above :attr:`HALFWAY` (where that is the lower), halfway from it to
+        100 %."""
+        if background > self.HALFWAY:
+            return 0.5 * (1.0 - background)
+        return 0.5 * background + 0.05
+
     def _above_background(self, share: float, answers: int) -> bool:
         """Whether a share of 429s among ``answers`` is well above the background
         share (1.5 times it, plus 5 points, or halfway from it to every answer a 429,
@@ -406,8 +414,7 @@ class LoadJudge:
         reach), and not by chance: two and a half standard errors of the
         difference, since the baseline may have been counted over a few dozen
         answers only."""
-        margin = min(0.5 * self.baseline + 0.05, 0.5 * (1.0 - self.baseline))
-        if share <= self.baseline + margin:
+        if share <= self.baseline + self._margin(self.baseline):
             return False
         counted = answers + self.baseline_answers
         pooled = (share * answers + self.baseline * self.baseline_answers) / counted
