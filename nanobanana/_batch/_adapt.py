@@ -15,9 +15,11 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
   for slow answers. It starts a 429's round trip after that decrease: until then,
   requests sent before it may still be reaching the API and spending its limit.
 * Until 10 successes over half a second tell the goodput (slow answers, fast
-  429s), the first decrease sets the rate to half the rate requests were sent at:
-  a guess, so until the next 429 (or twice the guess) each success adds 0.5 to it
-  (the rate grows by half of itself a second) to find the limit again from below.
+  429s), the first decrease sets the rate to half the rate requests were sent at
+  (over the last 2 s, or over an answer's round trip when that is longer: a batch
+  whose answers take 10 s sent its requests, then waited for them): a guess, so
+  until the next 429 (or twice the guess) each success adds 0.5 to it (the rate
+  grows by half of itself a second) to find the limit again from below.
   A 429 to a request sent within a 429's round trip of the guess (0.1 s at least)
   does not end that: the requests sent before it may still have the limit spent.
   The first decrease halves the concurrency too; once a rate is learned, it does
@@ -115,20 +117,26 @@ class SendRate:
         self.decreases = 0
         self._successes: deque[float] = deque()
         self._sends: deque[float] = deque()
+        #: Seconds an answer (a success or a 429) takes to come back, smoothed.
+        self.round_trip: float | None = None
         self._tokens = 1.0
         self._stamp = clock()
 
-    def _trim(self, times: deque[float], now: float) -> None:
-        while times and times[0] < now - self.window:
+    def _trim(self, times: deque[float], now: float, span: float | None = None) -> None:
+        while times and times[0] < now - (span or self.window):
             times.popleft()
 
-    def per_second(self, times: deque[float]) -> float:
-        """Events a second in ``times`` over the window (at least 1 s of it)."""
+    def sending(self) -> float:
+        """Requests sent a second lately: over the window, or over the last round
+        trip when answers take longer (at least 1 s of it). Answers that take longer
+        than the window come back to a window with no sends in it: the batch sent
+        its requests, then waited for them."""
         now = self._clock()
-        self._trim(times, now)
-        if not times:
+        span = max(self.window, self.round_trip or 0.0)
+        self._trim(self._sends, now, span)
+        if not self._sends:
             return 0.0
-        return len(times) / min(self.window, max(1.0, now - times[0]))
+        return len(self._sends) / min(span, max(1.0, now - self._sends[0]))
 
     def goodput(self) -> float | None:
         """Successes a second over the window; ``None`` until there are 10 successes
@@ -140,19 +148,17 @@ class SendRate:
             return None
         return len(times) / min(self.window, now - times[0])
 
-    def sending(self) -> float:
-        """Requests sent a second lately."""
-        return self.per_second(self._sends)
-
     def on_answer(self, *, ok: bool, started: float) -> None:
         """Learn the answer to a request sent at ``started``: a success raises the rate
         by ``growth`` (by ``probe`` while probing); a 429 ends the probing, unless
         the request was sent so soon after the last decrease that it may have met a
         limit still spent by the requests sent before (see :meth:`decrease`)."""
+        now = self._clock()
+        trip = now - started
+        self.round_trip = trip if self.round_trip is None else 0.9 * self.round_trip + 0.1 * trip
         if not ok:
             self.probing = self.probing and started < self._aftermath_until
             return
-        now = self._clock()
         self._successes.append(now)
         self._trim(self._successes, now)  # memory stays the window's, not the batch's
         if self.rate is not None:
@@ -223,7 +229,7 @@ class SendRate:
         """A request goes out now."""
         now = self._clock()
         self._sends.append(now)
-        self._trim(self._sends, now)
+        self._trim(self._sends, now, max(self.window, self.round_trip or 0.0))
         if self.rate is not None:
             self._refill()
             self._tokens -= 1.0
