@@ -243,6 +243,9 @@ class DroppingLimit(Api):
 # A cut by a fifth, while most requests are refused: too small to tell the limit from a
 # background share, which would then be kept for good.
 @example(limits=(200.0, 50.0), latency=0.5, concurrency=16, refused_in=None)
+# Answers after 3 s: the first 20 answers since a decrease are all to requests sent
+# in its first tenth of a second.
+@example(limits=(200.0, 50.0), latency=3.0, concurrency=16, refused_in=None)
 def test_a_limit_that_drops_during_the_batch_is_followed_down(
     limits: tuple[float, float], latency: float, concurrency: int, refused_in: float | None
 ) -> None:

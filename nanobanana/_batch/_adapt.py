@@ -54,10 +54,12 @@ shares apart at odds of 10 to one, since above 45 % "well above" the background 
 halfway to 100 %, which a limit at full speed need not reach), the next one cuts to
 70 % of the rate requests were sent at, so that it does. Every
 judgement needs evidence: 20 answers to requests sent since the last decrease (or 8,
-when those already tell the two shares apart at odds of 1,000 to one), and half a
-second since it. The first decrease needs only the 20 answers: it compares nothing,
-and a batch that meets a limit should slow down at once, not send unthrottled for
-its first half second.
+when those already tell the two shares apart at odds of 1,000 to one), and a 429 to
+a request sent half a second after it or later (with answers that take seconds, the
+first 20 would otherwise all be to requests sent in its first moments: too short a
+sample to stand for the rate the batch sends at since). The first decrease needs
+only the 20 answers: it compares nothing, and a batch that meets a limit should slow
+down at once, not send unthrottled for its first half second.
 
 The clock is injectable, so all of this is tested on a simulated clock.
 """
@@ -272,7 +274,7 @@ class LoadJudge:
     #: What a rate limit refuses at the least once the rate was cut below it: a few,
     #: as the rate grows back past it (at a steady limit, 0.2-2 % of requests).
     PROBING_SHARE = 0.02
-    MIN_EPOCH = 0.5  # seconds between decisions, at the least
+    MIN_EPOCH = 0.5  # seconds of sending after a decision before the next, at the least
     MAX_EVIDENCE = 100  # answers needed to judge against the background share
     MIN_ANSWERS = 8  # answers needed at the least, however clear they are
     DECISIVE_ODDS = 1000  # odds at which fewer answers than asked for decide
@@ -371,7 +373,7 @@ class LoadJudge:
         """
         skip = min(refusal_trip or 0.0, 1.0)  # for the epoch a decision starts
         began = self._began if self._began is not None else self._clock()
-        too_soon = self.decreases > 0 and self._clock() - began < self.MIN_EPOCH
+        too_soon = self.decreases > 0 and started - began < self.MIN_EPOCH
         if self.decreases == 0:
             settled_before = None  # the first decrease compares nothing: at once
         answers, share = self.settled(settled_before)
