@@ -16,8 +16,8 @@ botocore's adaptive retry mode), and a request waits for whichever binds:
   requests sent before it may still be reaching the API and spending its limit.
 * Until 10 successes over half a second tell the goodput (slow answers, fast
   429s), the first decrease sets the rate to half the rate requests were sent at
-  (over the last 2 s, or over an answer's round trip when that is longer: a batch
-  whose answers take 10 s sent its requests, then waited for them): a guess, so
+  (over the last 2 s, or over the slowest answers' round trip when that is longer: a
+  batch whose answers take 10 s sent its requests, then waited for them): a guess, so
   until the next 429 (or twice the guess) each success adds 0.5 to it (the rate
   grows by half of itself a second) to find the limit again from below.
   A 429 to a request sent within a 429's round trip of the guess (0.1 s at least)
@@ -97,6 +97,9 @@ class SendRate:
     """
 
     AFTERMATH = 0.1  # seconds after a decrease when a 429 may be the old rate's, at least
+    #: Send times remembered: a slow answer's round trip back, at the rates images are
+    #: sent at (when more, the rate is counted over fewer).
+    KEPT_SENDS = 2048
 
     def __init__(
         self,
@@ -118,27 +121,28 @@ class SendRate:
         self.rate: float | None = None
         self.decreases = 0
         self._successes: deque[float] = deque()
-        self._sends: deque[float] = deque()
-        #: Seconds an answer (a success or a 429) takes to come back, smoothed.
+        self._sends: deque[float] = deque(maxlen=self.KEPT_SENDS)
+        #: Seconds the slowest answers lately (a success or a 429) took to come back.
         self.round_trip: float | None = None
         self._tokens = 1.0
         self._stamp = clock()
 
-    def _trim(self, times: deque[float], now: float, span: float | None = None) -> None:
-        while times and times[0] < now - (span or self.window):
+    def _trim(self, times: deque[float], now: float) -> None:
+        while times and times[0] < now - self.window:
             times.popleft()
 
     def sending(self) -> float:
-        """Requests sent a second lately: over the window, or over the last round
-        trip when answers take longer (at least 1 s of it). Answers that take longer
-        than the window come back to a window with no sends in it: the batch sent
-        its requests, then waited for them."""
+        """Requests sent a second lately: over the window or, when answers take
+        longer, over the slowest answers' round trip and a quarter (the requests they
+        answer went out over a while too), at least 1 s of it. Answers that take
+        longer than the window come back to a window with no sends in it: the batch
+        sent its requests, then waited for them."""
         now = self._clock()
-        span = max(self.window, self.round_trip or 0.0)
-        self._trim(self._sends, now, span)
-        if not self._sends:
+        span = max(self.window, 1.25 * (self.round_trip or 0.0))
+        sent = [at for at in self._sends if at >= now - span]  # kept: the span may grow
+        if not sent:
             return 0.0
-        return len(self._sends) / min(span, max(1.0, now - self._sends[0]))
+        return len(sent) / min(span, max(1.0, now - sent[0]))
 
     def goodput(self) -> float | None:
         """Successes a second over the window; ``None`` until there are 10 successes
@@ -156,8 +160,8 @@ class SendRate:
         the request was sent so soon after the last decrease that it may have met a
         limit still spent by the requests sent before (see :meth:`decrease`)."""
         now = self._clock()
-        trip = now - started
-        self.round_trip = trip if self.round_trip is None else 0.9 * self.round_trip + 0.1 * trip
+        trip = now - started  # the slowest lately: a maximum that fades by 1 % an answer
+        self.round_trip = trip if self.round_trip is None else max(trip, 0.99 * self.round_trip)
         if not ok:
             self.probing = self.probing and started < self._aftermath_until
             return
@@ -230,8 +234,7 @@ class SendRate:
     def take(self) -> None:
         """A request goes out now."""
         now = self._clock()
-        self._sends.append(now)
-        self._trim(self._sends, now, max(self.window, self.round_trip or 0.0))
+        self._sends.append(now)  # kept until counted: how far back is not known yet
         if self.rate is not None:
             self._refill()
             self._tokens -= 1.0
