@@ -246,6 +246,10 @@ class DroppingLimit(Api):
 # Answers after 3 s: the first 20 answers since a decrease are all to requests sent
 # in its first tenth of a second.
 @example(limits=(200.0, 50.0), latency=3.0, concurrency=16, refused_in=None)
+# From 200 to 100 a second, answers after 3 s: a third refused, then half after a
+# cut. Nearer a third than what a limit was expected to refuse, but a background
+# share does not grow as the batch slows down.
+@example(limits=(200.0, 100.0), latency=3.0, concurrency=16, refused_in=None)
 def test_a_limit_that_drops_during_the_batch_is_followed_down(
     limits: tuple[float, float], latency: float, concurrency: int, refused_in: float | None
 ) -> None:
@@ -686,6 +690,16 @@ def test_a_high_share_a_small_cut_cannot_tell_apart_calls_for_a_clear_cut() -> N
     judge = judged_twice(clock, 0.7, sending=13.5)
     assert answer(judge, clock, 21, refused=14) == "decrease"
     assert judge.unclear
+    assert not judge.independent
+
+
+def test_a_share_that_grew_as_the_batch_slowed_down_is_not_taken_for_a_background() -> None:
+    clock = Clock()
+    # A third refused at 24 a second; at 10 a second, four in five. Nearer a third
+    # than the few a limit cut below would refuse, but a background share does not
+    # grow as the batch slows down: a limit that dropped meanwhile does.
+    judge = judged_twice(clock, 1 / 3, sending=24.0, answers=21)
+    assert answer(judge, clock, 20, refused=16) == "decrease"
     assert not judge.independent
 
 

@@ -44,7 +44,10 @@ retries absorb the 429s (which cost no retries: see
 :mod:`nanobanana._retry`). It lowers them again only if the share, over 100 answers
 at least, climbs well above that baseline (1.5 times it, plus 5 points, or halfway
 to 100 % if that is lower, and beyond chance: the baseline counts the answers before
-and since the last decrease, which may be a few dozen only). The share counts only
+and since the last decrease, which may be a few dozen only). A new share well above
+``p`` by that measure is never found load-independent, however much nearer ``p``
+than the limit's figure: a background share does not grow as the batch slows down,
+while a limit that dropped meanwhile refuses more. The share counts only
 requests whose answers are all in: 429s often come back at once and images seconds
 later, so the answers in first after a decrease are mostly 429s whatever the API's
 limit, and would look like one biting. When a decrease did not slow the batch down
@@ -386,7 +389,7 @@ class LoadJudge:
         if answers < self._needed(evidence) and not self._decisive(share, answers, sending):
             return "ignore"  # too little evidence yet
         if self.independent:
-            if self._above_background(share, answers):
+            if self._well_above(share, answers, self.baseline, self.baseline_answers):
                 self.independent = False
                 return self._decrease(share, sending, answers, skip)
             if answers >= 400:  # follow the background share as it drifts
@@ -418,19 +421,18 @@ class LoadJudge:
             return 0.5 * (1.0 - background)
         return 0.5 * background + 0.05
 
-    def _above_background(self, share: float, answers: int) -> bool:
-        """Whether a share of 429s among ``answers`` is well above the background
-        share (1.5 times it, plus 5 points, or halfway from it to every answer a 429,
-        whichever is lower: above a background of 63 %, 1.5 times it would be out of
-        reach), and not by chance: two and a half standard errors of the
-        difference, since the baseline may have been counted over a few dozen
-        answers only."""
-        if share <= self.baseline + self._margin(self.baseline):
+    def _well_above(self, share: float, answers: int, before: float, counted: int) -> bool:
+        """Whether a share of 429s among ``answers`` is well above a share ``before``
+        counted over ``counted`` answers (1.5 times it, plus 5 points, or halfway from
+        it to every answer a 429, whichever is lower: above 63 %, 1.5 times it would
+        be out of reach), and not by chance: two and a half standard errors of the
+        difference, since ``before`` may have been counted over a few dozen answers
+        only."""
+        if share <= before + self._margin(before):
             return False
-        counted = answers + self.baseline_answers
-        pooled = (share * answers + self.baseline * self.baseline_answers) / counted
-        spread = pooled * (1.0 - pooled) * (1.0 / answers + 1.0 / max(1, self.baseline_answers))
-        return share - self.baseline > 2.5 * math.sqrt(spread)
+        pooled = (share * answers + before * counted) / (answers + counted)
+        spread = pooled * (1.0 - pooled) * (1.0 / answers + 1.0 / max(1, counted))
+        return share - before > 2.5 * math.sqrt(spread)
 
     def _needed(self, evidence: int) -> int:
         """Answers needed for a judgement: ``evidence``, or, once the 429s are found
@@ -501,7 +503,13 @@ class LoadJudge:
         hypotheses = self._hypotheses(sending)
         self.unclear = hypotheses is not None and not self._can_tell(sending, hypotheses)
         odds = self._odds(share, answers, sending)
-        return odds is not None and odds > 0
+        if odds is None or odds <= 0:
+            return False
+        # Nearer the share before than a limit's guess, but well above both: the
+        # 429s grew as the batch slowed down, which a load-independent share does
+        # not do (a limit that dropped meanwhile does).
+        previous = self.previous_share or 0.0
+        return not self._well_above(share, answers, previous, self.previous_answers)
 
     def _decrease(self, share: float, sending: float, answers: int, skip: float) -> Verdict:
         self.let_through = self._let_through() if self.decreases else None
