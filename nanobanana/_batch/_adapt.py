@@ -55,14 +55,14 @@ enough to tell (by 5 % or more: a cut to 95 % of the goodput can be that small; 
 when the share before was above 45 %, far enough for 100 answers to tell the two
 shares apart at odds of 10 to one, since above 45 % "well above" the background is
 halfway to 100 %, which a limit at full speed need not reach), the next one cuts to
-70 % of the rate requests were sent at, so that it does. Every
-judgement needs evidence: 20 answers to requests sent since the last decrease (or 8,
-when those already tell the two shares apart at odds of 1,000 to one), and a 429 to
-a request sent half a second after it or later (with answers that take seconds, the
-first 20 would otherwise all be to requests sent in its first moments: too short a
-sample to stand for the rate the batch sends at since). The first decrease needs
-only the 20 answers: it compares nothing, and a batch that meets a limit should slow
-down at once, not send unthrottled for its first half second.
+70 % of the rate requests were sent at, so that it does. Every judgement needs
+evidence: 20 answers to requests sent since the last decrease (or 8, when those
+already tell the two shares apart at odds of 1,000 to one), and a 429 to a request
+sent half a second after it or later (with answers that take seconds, the first 20
+would otherwise all be to requests sent in its first moments: too short a sample to
+stand for the rate the batch sends at since). The first decrease needs only the 20
+answers: it compares nothing, and a batch that meets a limit should slow down at
+once, not send unthrottled for its first half second.
 
 The clock is injectable, so all of this is tested on a simulated clock.
 """
